@@ -1,0 +1,44 @@
+# Config validation, paths and helpers shared by every rule file.
+# Paths are owned here; each stage's rule file adds its final outputs to ALL_TARGETS.
+import os
+import sys
+from pathlib import Path
+
+SRC = Path(workflow.basedir) / "src"
+sys.path.insert(0, str(SRC))
+# Scripts run in their own Python processes (locally or on a cluster node): let them import vmrec too.
+os.environ["PYTHONPATH"] = os.pathsep.join(p for p in (str(SRC), os.environ.get("PYTHONPATH", "")) if p)
+
+from vmrec.config import dataset_name, validate_config
+from vmrec.contracts import RAW_FILES, RAW_SUBDIR
+
+config.update(validate_config(config))
+
+DATASET = dataset_name(config)
+SYNTHETIC = config["dataset"] == "synthetic"
+R = f"results/{DATASET}"
+LOGS = f"{R}/logs"
+BENCH = f"{R}/benchmarks"
+if SYNTHETIC:
+    RAW_ROOT = f"data/raw/{DATASET}"
+    RAW_DIR = f"{RAW_ROOT}/{RAW_SUBDIR}"
+    TRUTH_DIR = f"{RAW_ROOT}/truth"
+else:
+    RAW_DIR = config["kuairec_dir"].rstrip("/")
+    TRUTH_DIR = None
+RAW = {Path(f).stem: f"{RAW_DIR}/{f}" for f in RAW_FILES}
+TABLES = {stem: f"{R}/tables/{stem}.parquet" for stem in RAW}
+EDGES = f"{R}/features/edges.parquet"
+
+ALL_TARGETS = []
+
+
+def code(*modules):
+    """The vmrec modules a rule imports: editing one reruns the rule."""
+    return [str(SRC / "vmrec" / f"{m}.py") for m in modules]
+
+
+wildcard_constraints:
+    model=r"logreg|edge_mlp|gnn_h\d+",
+    lr=r"[0-9.e-]+",
+    bs=r"\d+",

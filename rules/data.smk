@@ -1,0 +1,65 @@
+# Raw KuaiRec (synthetic or real) -> typed Parquet tables.
+
+if SYNTHETIC:
+
+    rule synthesize:
+        output:
+            csv=list(RAW.values()),
+            truth=directory(TRUTH_DIR),
+        params:
+            scale=config["scale"],
+            synthetic=config["synthetic"],
+            labels=config["labels"],
+        resources:
+            mem_mb=lambda wc: {"tiny": 1000, "small": 3000, "full": 16000}[config["scale"]],
+            runtime=lambda wc: {"tiny": 5, "small": 15, "full": 60}[config["scale"]],
+        log:
+            f"{LOGS}/synthesize.log",
+        benchmark:
+            f"{BENCH}/synthesize.tsv"
+        input:
+            code=code("synthetic", "io", "contracts"),
+        script:
+            "../scripts/synthesize.py"
+
+else:
+
+    rule download_kuairec:
+        output:
+            csv=list(RAW.values()),
+        params:
+            raw_dir=RAW_DIR,
+        resources:
+            mem_mb=2000,
+            runtime=60,
+        log:
+            f"{LOGS}/download_kuairec.log",
+        benchmark:
+            f"{BENCH}/download_kuairec.tsv"
+        input:
+            code=code("download"),
+        script:
+            "../scripts/download_kuairec.py"
+
+
+rule ingest:
+    input:
+        csv=list(RAW.values()),
+        code=code("ingest", "io", "contracts"),
+    output:
+        tables=list(TABLES.values()),
+    params:
+        duplicates=config["ingest"]["duplicates"],
+    threads: 2
+    resources:
+        mem_mb=lambda wc: 8000 if config["scale"] == "full" or not SYNTHETIC else 2000,
+        runtime=30,
+    log:
+        f"{LOGS}/ingest.log",
+    benchmark:
+        f"{BENCH}/ingest.tsv"
+    script:
+        "../scripts/ingest.py"
+
+
+ALL_TARGETS.extend(TABLES.values())

@@ -1,0 +1,1 @@
+# Owned by the evaluate stage; see contracts.py for the layout.

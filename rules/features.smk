@@ -1,0 +1,26 @@
+# Typed tables -> the edge table: leak-free features, four labels, split column.
+
+
+rule features:
+    input:
+        tables=list(TABLES.values()),
+        code=code("features", "labels", "io", "contracts"),
+    output:
+        edges=EDGES,
+        columns=f"{R}/features/columns.csv",
+    params:
+        labels=config["labels"],
+        split=config["split"],
+    threads: 2
+    resources:
+        mem_mb=lambda wc: 12000 if config["scale"] == "full" or not SYNTHETIC else 3000,
+        runtime=30,
+    log:
+        f"{LOGS}/features.log",
+    benchmark:
+        f"{BENCH}/features.tsv"
+    script:
+        "../scripts/features.py"
+
+
+ALL_TARGETS.append(EDGES)

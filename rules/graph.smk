@@ -1,0 +1,1 @@
+# Owned by the graph stage; see contracts.py for the layout.

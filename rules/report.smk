@@ -1,0 +1,1 @@
+# Owned by the report stage; see contracts.py for the layout.

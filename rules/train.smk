@@ -1,0 +1,1 @@
+# Owned by the train stage; see contracts.py for the layout.

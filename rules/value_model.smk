@@ -1,0 +1,1 @@
+# Owned by the value_model stage; see contracts.py for the layout.

@@ -1,0 +1,78 @@
+"""Load config.yaml, validate it against schemas/config.schema.yaml and fill the defaults."""
+
+from __future__ import annotations
+
+import copy
+from pathlib import Path
+from typing import Any
+
+import jsonschema
+import yaml
+
+SCHEMA_PATH = Path(__file__).resolve().parents[2] / "schemas" / "config.schema.yaml"
+
+
+class ConfigError(ValueError):
+    """config.yaml holds an unknown key or a bad value."""
+
+
+def load_schema(path: str | Path = SCHEMA_PATH) -> dict:
+    with open(path, encoding="utf-8") as f:
+        return yaml.safe_load(f)
+
+
+def _fill_defaults(cfg: dict, schema: dict) -> dict:
+    """Fill missing keys from the schema's `default`s, recursing into nested objects."""
+    for key, sub in schema.get("properties", {}).items():
+        if key not in cfg and "default" in sub:
+            cfg[key] = copy.deepcopy(sub["default"])
+        if sub.get("type") == "object" and isinstance(cfg.get(key), dict):
+            _fill_defaults(cfg[key], sub)
+    return cfg
+
+
+def _describe(err: jsonschema.ValidationError, schema: dict) -> str:
+    key = ".".join(str(p) for p in err.absolute_path) or "<top level>"
+    if err.validator == "additionalProperties":
+        allowed = sorted(err.schema.get("properties", {}))
+        unexpected = sorted(set(err.instance) - set(allowed)) if isinstance(err.instance, dict) else []
+        return f"unknown key(s) {unexpected} under {key}; allowed keys: {allowed}"
+    if err.validator == "enum":
+        return f"key '{key}': {err.instance!r} is not allowed; allowed values: {err.validator_value}"
+    desc = err.schema.get("description")
+    hint = f" ({desc})" if desc else ""
+    return f"key '{key}': {err.message}{hint}"
+
+
+def validate_config(config: dict, schema: dict | None = None) -> dict:
+    """Return a validated copy of `config` with defaults filled in; raise ConfigError naming the bad key."""
+    schema = schema or load_schema()
+    cfg = _fill_defaults(copy.deepcopy(dict(config)), schema)
+    validator = jsonschema.Draft202012Validator(schema)
+    errors = sorted(validator.iter_errors(cfg), key=lambda e: list(e.absolute_path))
+    if errors:
+        lines = "\n".join(f"  - {_describe(e, schema)}" for e in errors)
+        raise ConfigError(f"invalid configuration (see schemas/config.schema.yaml):\n{lines}")
+    sp = cfg["split"]
+    if sp["train_frac"] + sp["val_frac"] >= 1:
+        raise ConfigError(
+            f"key 'split': train_frac + val_frac must be < 1 (test gets the rest); "
+            f"found {sp['train_frac']} + {sp['val_frac']}"
+        )
+    if cfg["sessions"]["min_length"] > cfg["sessions"]["max_length"]:
+        raise ConfigError("key 'sessions': min_length must be <= max_length")
+    return cfg
+
+
+def load_config(path: str | Path, overrides: dict[str, Any] | None = None) -> dict:
+    """Read a YAML config file, apply overrides, validate and fill defaults."""
+    with open(path, encoding="utf-8") as f:
+        cfg = yaml.safe_load(f) or {}
+    if overrides:
+        cfg.update(overrides)
+    return validate_config(cfg)
+
+
+def dataset_name(cfg: dict) -> str:
+    """Name of the run's data: `synthetic-<scale>` or `kuairec`; results go to results/<name>/."""
+    return f"synthetic-{cfg['scale']}" if cfg["dataset"] == "synthetic" else "kuairec"

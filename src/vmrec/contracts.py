@@ -1,0 +1,121 @@
+"""Shared interfaces of vmrec: head names, file layout, table columns, the model interface.
+
+This module is the single written record of what one stage hands to the next. Change it only
+together with every stage that reads the thing you change.
+
+File layout (R = results/<dataset name>, see vmrec.config.dataset_name):
+  raw (synthetic): data/raw/<name>/KuaiRec 2.0/data/<RAW_FILES>   exact KuaiRec 2.0 formats
+                   data/raw/<name>/truth/                          planted ground truth (TRUTH_*)
+  raw (kuairec):   <kuairec_dir>/<RAW_FILES>
+  R/tables/<stem>.parquet         ingest: one typed table per CSV (TABLE_COLUMNS)
+  R/features/edges.parquet        features: one row per view of big and per observed pair of small
+  R/features/columns.csv          column dictionary of edges.parquet (name, dtype, description)
+  R/graph/                        graph tensors (vmrec.graph)
+  R/sweep/<model>/lr<lr>_bs<bs>.json, R/sweep/<model>/best.json
+  R/models/<model>/model.pt, curve.csv, predictions.parquet (PREDICTION_COLUMNS)
+  R/metrics/<model>.csv           tidy metrics (METRIC_COLUMNS)
+  R/sessions/sessions.parquet     value model: sessions (vmrec.sessions)
+  R/value_model/weights.json, recovery.csv
+  R/report/                       summary tables and figures
+"""
+
+from __future__ import annotations
+
+from typing import Protocol
+
+import numpy as np
+
+# --- heads -------------------------------------------------------------------------------------
+HEADS: tuple[str, ...] = ("y_complete", "y_long", "y_rewatch", "y_neg")
+"""The four binary engagement heads, in this order everywhere (logit columns, weight vectors)."""
+
+PROB_COLUMNS: tuple[str, ...] = tuple("p_" + h.removeprefix("y_") for h in HEADS)
+"""Probability columns matching HEADS: p_complete, p_long, p_rewatch, p_neg."""
+
+# --- raw files ---------------------------------------------------------------------------------
+RAW_FILES: tuple[str, ...] = (
+    "big_matrix.csv",
+    "small_matrix.csv",
+    "social_network.csv",
+    "user_features.csv",
+    "item_daily_features.csv",
+    "item_categories.csv",
+    "kuairec_caption_category.csv",
+)
+RAW_SUBDIR = "KuaiRec 2.0/data"
+TIMEZONE = "Asia/Shanghai"
+
+# --- ingest tables (R/tables/<stem>.parquet) ------------------------------------------------------
+# Arrow types as strings; "?" marks a nullable column. Columns appear in this order.
+INTERACTION_COLUMNS: dict[str, str] = {
+    "user_id": "int32",
+    "video_id": "int32",
+    "play_duration": "int64",  # ms
+    "video_duration": "int64",  # ms
+    "timestamp": "float64?",  # UTC epoch seconds (source of truth); null on small rows without time
+    "time_local": "timestamp[ms, tz=Asia/Shanghai]?",  # derived from timestamp
+    "date": "int32?",  # YYYYMMDD as written in the file
+    "watch_ratio": "float64",
+    "csv_row": "int64",  # 0-based data row of the CSV (header excluded), for traceability
+}
+TABLE_COLUMNS: dict[str, dict[str, str]] = {
+    "big_matrix": INTERACTION_COLUMNS,
+    "small_matrix": INTERACTION_COLUMNS,
+    "social_network": {"user_id": "int32", "friend_list": "list<int32>"},
+    "item_categories": {"video_id": "int32", "feat": "list<int8>"},
+    # user_features: user_id int32, user_active_degree string, is_* int8, *_num int32, *_range string,
+    #   register_days int32, onehot_feat0..17 int32? (nullable where the CSV is empty).
+    # item_daily_features: video_id int32, date int32, ids int32, categorical strings, upload_dt date32,
+    #   video_duration float64?, play_progress/comment_stay_duration float64, counts int64 (collect_* nullable).
+    # kuairec_caption_category: video_id int32, text columns string ("UNKNOWN" -> null),
+    #   topic_tag list<string>, *_category_id int32? ("-124" -> null), *_category_name string?.
+}
+
+# --- edge table (R/features/edges.parquet) -----------------------------------------------------------
+EDGE_ID_COLUMNS: dict[str, str] = {
+    "edge_id": "int64",  # 0..n-1, row order of the table
+    "user_id": "int32",
+    "video_id": "int32",
+    "source": "string",  # "big" | "small"
+    "csv_row": "int64",  # row in the source CSV
+    "timestamp": "float64?",  # UTC epoch seconds; null for small rows without time
+    "split": "string",  # SPLITS
+}
+LABEL_COLUMNS: tuple[str, ...] = HEADS  # int8 0/1
+FEATURE_PREFIX = "f_"
+"""Every model input column of the edge table starts with f_ (float32, no nulls; missing values are
+filled and flagged by their own f_*_missing indicator). Nothing else in the table is a model input."""
+SPLITS: tuple[str, ...] = ("train", "val", "test", "small")
+
+# --- predictions (R/models/<model>/predictions.parquet) ----------------------------------------------
+PREDICTION_COLUMNS: dict[str, str] = {
+    "edge_id": "int64",
+    "split": "string",
+    **{c: "float32" for c in PROB_COLUMNS},
+}
+
+# --- metrics (R/metrics/<model>.csv, R/report/metrics.csv) --------------------------------------------
+METRIC_COLUMNS: tuple[str, ...] = ("model", "split", "head", "metric", "value", "ci_low", "ci_high")
+
+# --- synthetic truth (data/raw/<name>/truth/) -------------------------------------------------------
+TRUTH_JSON = "truth.json"
+"""value_weights {head: w}, noise_scale, label thresholds the probabilities refer to, session and
+candidate-pool rules, seed, scale, sizes."""
+TRUTH_SMALL = "small_probs.parquet"  # user_id, video_id, PROB_COLUMNS (every small-matrix cell)
+TRUTH_BIG = "big_probs.parquet"  # csv_row, user_id, video_id, session_id, PROB_COLUMNS (every big row)
+TRUTH_POOLS = "pools.parquet"
+"""Candidate pools of logged sessions: session_id int64, user_id int32, video_id int32,
+shown bool, position int16 (0-based rank in the shown list, -1 if not shown), PROB_COLUMNS float32."""
+
+
+# --- the model interface ---------------------------------------------------------------------------
+class EngagementModel(Protocol):
+    """What training, evaluation and the value model rely on; every model (logreg, edge_mlp, gnn_h*)
+    implements it. X holds the f_* columns in `feature_names` order (unstandardised; the model
+    applies the standardisation fitted on train)."""
+
+    feature_names: list[str]
+
+    def predict_proba(self, X: np.ndarray, user_id: np.ndarray, video_id: np.ndarray) -> np.ndarray:
+        """Return an (n, 4) float array of probabilities in HEADS order."""
+        ...

@@ -1,0 +1,49 @@
+"""config.yaml is validated at startup: unknown keys and bad values stop the run with a clear message."""
+
+from pathlib import Path
+
+import pytest
+import yaml
+
+from vmrec.config import ConfigError, dataset_name, load_config, validate_config
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def default_config() -> dict:
+    return yaml.safe_load((ROOT / "config.yaml").read_text())
+
+
+def test_default_config_is_valid_and_complete():
+    cfg = load_config(ROOT / "config.yaml")
+    assert cfg["dataset"] == "synthetic" and cfg["scale"] == "small"
+    assert dataset_name(cfg) == "synthetic-small"
+    assert cfg["labels"]["complete_ratio"] == 0.9
+
+
+def test_defaults_are_filled_from_schema():
+    cfg = validate_config({})
+    assert cfg["split"] == {"train_frac": 0.7, "val_frac": 0.15}
+    assert cfg["ingest"]["duplicates"] == "keep"
+    assert dataset_name(validate_config({"dataset": "kuairec"})) == "kuairec"
+
+
+def test_unknown_key_names_the_key_and_allowed_keys():
+    cfg = default_config()
+    cfg["labels"]["complete_ratoi"] = 0.8
+    with pytest.raises(ConfigError) as e:
+        validate_config(cfg)
+    msg = str(e.value)
+    assert "complete_ratoi" in msg and "complete_ratio" in msg and "labels" in msg
+
+
+def test_bad_enum_value_lists_allowed_values():
+    with pytest.raises(ConfigError, match=r"scale.*'huge'.*tiny.*small.*full"):
+        validate_config({"scale": "huge"})
+
+
+def test_bad_number_names_the_key():
+    with pytest.raises(ConfigError, match=r"split.train_frac"):
+        validate_config({"split": {"train_frac": 1.5}})
+    with pytest.raises(ConfigError, match=r"train_frac \+ val_frac"):
+        validate_config({"split": {"train_frac": 0.9, "val_frac": 0.2}})
