@@ -29,6 +29,7 @@ else:
 RAW = {Path(f).stem: f"{RAW_DIR}/{f}" for f in RAW_FILES}
 TABLES = {stem: f"{R}/tables/{stem}.parquet" for stem in RAW}
 EDGES = f"{R}/features/edges.parquet"
+ITEM_FEATURES = f"{R}/features/item_features.parquet"
 
 ALL_TARGETS = []
 

@@ -9,7 +9,6 @@ if SYNTHETIC:
         params:
             scale=config["scale"],
             synthetic=config["synthetic"],
-            labels=config["labels"],
         resources:
             mem_mb=lambda wc: {"tiny": 1000, "small": 3000, "full": 16000}[config["scale"]],
             runtime=lambda wc: {"tiny": 5, "small": 15, "full": 60}[config["scale"]],

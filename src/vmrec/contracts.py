@@ -10,6 +10,7 @@ File layout (R = results/<dataset name>, see vmrec.config.dataset_name):
   R/tables/<stem>.parquet         ingest: one typed table per CSV (TABLE_COLUMNS)
   R/features/edges.parquet        features: one row per view of big and per observed pair of small
   R/features/columns.csv          column dictionary of edges.parquet (name, dtype, description)
+  R/features/item_features.parquet  video_id, date, f_item_* for every video and every date of the data
   R/graph/                        graph tensors (vmrec.graph)
   R/sweep/<model>/lr<lr>_bs<bs>.json, R/sweep/<model>/best.json
   R/models/<model>/model.pt, curve.csv, predictions.parquet (PREDICTION_COLUMNS)
@@ -85,6 +86,13 @@ LABEL_COLUMNS: tuple[str, ...] = HEADS  # int8 0/1
 FEATURE_PREFIX = "f_"
 """Every model input column of the edge table starts with f_ (float32, no nulls; missing values are
 filled and flagged by their own f_*_missing indicator). Nothing else in the table is a model input."""
+FEATURE_GROUPS: tuple[str, ...] = ("f_ctx_", "f_user_", "f_item_")
+"""Every f_* column belongs to exactly one group, by prefix:
+  f_ctx_*   context of the view (local hour, weekday, time since the user's previous view, views so far)
+  f_user_*  static user features
+  f_item_*  item features: static ones and daily statistics of days strictly before the view's date
+The value model scores a candidate video v in a session by taking the f_ctx_* and f_user_* values of
+the session's shown view and the f_item_* values of (v, date) from item_features.parquet."""
 SPLITS: tuple[str, ...] = ("train", "val", "test", "small")
 
 # --- predictions (R/models/<model>/predictions.parquet) ----------------------------------------------

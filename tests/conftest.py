@@ -1,0 +1,59 @@
+"""Shared fixtures: the tiny synthetic KuaiRec, generated once per test session, and what derives from it.
+
+Each fixture calls the library directly (no Snakemake), so unit tests of a stage need only the stages
+before it. The workflow tests (test_workflow.py) run the same steps through Snakemake.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from vmrec.config import validate_config
+from vmrec.contracts import RAW_SUBDIR
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(scope="session")
+def tiny_config() -> dict:
+    return validate_config({"scale": "tiny"})
+
+
+@pytest.fixture(scope="session")
+def tiny_raw(tmp_path_factory, tiny_config) -> Path:
+    """Root of a tiny synthetic KuaiRec: <root>/KuaiRec 2.0/data/*.csv and <root>/truth/."""
+    from vmrec.synthetic import generate
+
+    root = tmp_path_factory.mktemp("raw")
+    syn = tiny_config["synthetic"]
+    generate(root, scale="tiny", seed=syn["seed"], value_weights=syn["value_weights"],
+             noise_scale=syn["noise_scale"])
+    return root
+
+
+@pytest.fixture(scope="session")
+def tiny_raw_dir(tiny_raw) -> Path:
+    return tiny_raw / RAW_SUBDIR
+
+
+@pytest.fixture(scope="session")
+def tiny_tables(tmp_path_factory, tiny_raw_dir, tiny_config) -> Path:
+    """Folder of the ingested tiny tables (<stem>.parquet)."""
+    from vmrec.ingest import ingest_all
+
+    out = tmp_path_factory.mktemp("tables")
+    ingest_all(tiny_raw_dir, out, duplicates=tiny_config["ingest"]["duplicates"])
+    return out
+
+
+@pytest.fixture(scope="session")
+def tiny_features(tmp_path_factory, tiny_tables, tiny_config) -> Path:
+    """Folder with edges.parquet, columns.csv and item_features.parquet of the tiny data."""
+    from vmrec.features import build_edge_table
+
+    out = tmp_path_factory.mktemp("features")
+    build_edge_table(tiny_tables, out / "edges.parquet", out / "columns.csv", out / "item_features.parquet",
+                     labels=tiny_config["labels"], split=tiny_config["split"])
+    return out
