@@ -80,9 +80,12 @@ EDGE_ID_COLUMNS: dict[str, str] = {
     "source": "string",  # "big" | "small"
     "csv_row": "int64",  # row in the source CSV
     "timestamp": "float64?",  # UTC epoch seconds; null for small rows without time
+    "date": "int32",  # YYYYMMDD as-of date of the f_item_* (key of item_features.parquet); see vmrec.features
     "split": "string",  # SPLITS
 }
 LABEL_COLUMNS: tuple[str, ...] = HEADS  # int8 0/1
+# Column order of edges.parquet: EDGE_ID_COLUMNS, LABEL_COLUMNS, then f_ctx_*, f_user_*, f_item_*.
+# columns.csv describes every column; vmrec.features.feature_columns() lists the f_* in order.
 FEATURE_PREFIX = "f_"
 """Every model input column of the edge table starts with f_ (float32, no nulls; missing values are
 filled and flagged by their own f_*_missing indicator). Nothing else in the table is a model input."""
