@@ -57,3 +57,16 @@ def tiny_features(tmp_path_factory, tiny_tables, tiny_config) -> Path:
     build_edge_table(tiny_tables, out / "edges.parquet", out / "columns.csv", out / "item_features.parquet",
                      labels=tiny_config["labels"], split=tiny_config["split"])
     return out
+
+
+@pytest.fixture(scope="session")
+def tiny_workdir(tmp_path_factory):
+    """The tiny pipeline built once through Snakemake (`snakemake -j2 --config scale=tiny`) in a scratch
+    directory, from a private copy of the workflow: a snakerun.Workflow (repo, workdir, run, dry_run).
+    Shared by the workflow, report, interrupt and cluster tests; tests that change it restore it."""
+    from snakerun import Workflow, copy_workflow
+
+    base = tmp_path_factory.mktemp("tiny_pipeline")
+    wf = Workflow(repo=copy_workflow(base / "repo"), workdir=base / "wd")
+    wf.run("-j2")
+    return wf

@@ -1,0 +1,189 @@
+"""Run the vmrec workflow with Snakemake from tests, the way a user does, in scratch directories.
+
+The workflow files (Snakefile, rules, scripts, src, schemas, config, profiles, envs) are copied to a
+private folder first, so tests may edit code there (rerun triggers) without touching the repository,
+and so runs on the tiny config never lock or write into the checkout.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import subprocess
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pyarrow.parquet as pq
+
+ROOT = Path(__file__).resolve().parents[1]
+WORKFLOW_PARTS = ("Snakefile", "config.yaml", "rules", "scripts", "src", "schemas", "profiles", "envs",
+                  "report")
+NOTHING_TO_DO = "Nothing to be done"
+LOCKED = "Directory cannot be locked"
+
+
+def copy_workflow(dest: Path) -> Path:
+    """Copy the workflow's files (not data, results or the venv) to `dest`; return `dest`."""
+    dest.mkdir(parents=True, exist_ok=True)
+    ignore = shutil.ignore_patterns("__pycache__", "*.pyc", "*.egg-info")
+    for part in WORKFLOW_PARTS:
+        src = ROOT / part
+        if src.is_dir():
+            shutil.copytree(src, dest / part, ignore=ignore, dirs_exist_ok=True)
+        elif src.exists():
+            shutil.copy2(src, dest / part)
+    return dest
+
+
+def snakemake_cmd(repo: Path, workdir: Path, *args: str,
+                  config: tuple[str, ...] = ("scale=tiny",)) -> list[str]:
+    """The command line a user would type, with the tiny config and a scratch working directory."""
+    cmd = [sys.executable, "-m", "snakemake", "-s", str(repo / "Snakefile"), "--directory", str(workdir),
+           "--configfile", str(repo / "config.yaml")]
+    if config:
+        cmd += ["--config", *config]
+    return cmd + list(args)
+
+
+def env() -> dict[str, str]:
+    """Environment of a Snakemake child: few threads (the test machine has 2 cores), no colour codes."""
+    e = dict(os.environ)
+    e.update({"OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1", "NO_COLOR": "1", "PYTHONUNBUFFERED": "1"})
+    return e
+
+
+@dataclass
+class Workflow:
+    """A private copy of the workflow (`repo`) and a working directory (`workdir`) it runs in."""
+
+    repo: Path
+    workdir: Path
+    config: tuple[str, ...] = ("scale=tiny",)
+    dataset: str = "synthetic-tiny"
+    runs: list[str] = field(default_factory=list)
+
+    def cmd(self, *args: str, config: tuple[str, ...] | None = None) -> list[str]:
+        return snakemake_cmd(self.repo, self.workdir, *args, config=self.config if config is None else config)
+
+    def run(self, *args: str, config: tuple[str, ...] | None = None, check: bool = True,
+            timeout: float = 1200) -> subprocess.CompletedProcess:
+        """Run snakemake with `args`; on failure (check=True) raise with the tail of its output."""
+        proc = subprocess.run(self.cmd(*args, config=config), capture_output=True, text=True, env=env(),
+                              timeout=timeout)
+        out = proc.stdout + proc.stderr
+        self.runs.append(out)
+        if check and proc.returncode != 0:
+            raise AssertionError(f"snakemake {' '.join(args)} failed (exit {proc.returncode}) in "
+                                 f"{self.workdir}:\n{out[-6000:]}")
+        return proc
+
+    def dry_run(self, *args: str, config: tuple[str, ...] | None = None) -> dict[str, int]:
+        """Jobs a dry run would execute, as {rule: count} (empty when nothing is to be done)."""
+        proc = self.run("-n", *args, config=config)
+        jobs = jobs_of(proc.stdout + proc.stderr)
+        jobs.pop("all", None)
+        return jobs
+
+    @property
+    def results(self) -> Path:
+        return self.workdir / "results" / self.dataset
+
+    def rules(self) -> list[str]:
+        return self.run("--list-rules").stdout.split()
+
+
+def jobs_of(output: str) -> dict[str, int]:
+    """Parse the job-count table Snakemake prints ("job  count" rows) into {rule: count}."""
+    if NOTHING_TO_DO in output:
+        return {}
+    jobs: dict[str, int] = {}
+    in_table = False
+    for line in output.splitlines():
+        parts = line.split()
+        if parts[:2] == ["job", "count"]:
+            in_table = True
+            continue
+        if in_table:
+            if len(parts) == 2 and parts[1].isdigit() and parts[0] != "total":
+                jobs[parts[0]] = int(parts[1])
+            elif parts and parts[0] == "total":
+                break
+            elif parts and not set(line.strip()) <= {"-", " "}:
+                break
+    if not jobs and not in_table:
+        raise AssertionError(f"no job table and no '{NOTHING_TO_DO}' in snakemake output:\n{output[-3000:]}")
+    return jobs
+
+
+def executed_rules(output: str) -> set[str]:
+    """Rules whose jobs a (real) run started, from its "rule <name>:" / "localrule <name>:" lines."""
+    return set(re.findall(r"^\s*(?:local)?(?:checkpoint|rule) (\w+):", output, flags=re.M))
+
+
+def job_blocks(output: str) -> dict[str, str]:
+    """The detail block Snakemake prints for each job ("rule x:" + indented fields), by rule name
+    (the last block wins when a rule has several jobs)."""
+    blocks: dict[str, str] = {}
+    for m in re.finditer(r"^(?:local)?(?:checkpoint|rule) (\w+):\n((?:[ \t]+.*\n?)*)", output, flags=re.M):
+        blocks[m.group(1)] = m.group(2)
+    return blocks
+
+
+def table_files(results: Path) -> list[Path]:
+    """Every data artifact under results/ (tables, metrics, weights), relative paths, sorted."""
+    keep = {".parquet", ".csv", ".json", ".tsv"}
+    skip = {"benchmarks", "logs"}
+    return sorted(p.relative_to(results) for p in results.rglob("*")
+                  if p.is_file() and p.suffix in keep and not skip & set(p.parts))
+
+
+def assert_same_tables(a: Path, b: Path, rtol: float = 0.0, atol: float = 0.0) -> None:
+    """Tables under results dirs `a` and `b` are equal (Parquet by content, text files byte for byte,
+    or within rtol/atol for numeric columns when tolerances are given)."""
+    import numpy as np
+    import pandas as pd
+
+    files_a, files_b = table_files(a), table_files(b)
+    assert files_a == files_b, f"different artifacts: only in {a}: {set(files_a) - set(files_b)}; " \
+                               f"only in {b}: {set(files_b) - set(files_a)}"
+    for rel in files_a:
+        fa, fb = a / rel, b / rel
+        if rel.suffix == ".parquet":
+            ta, tb = pq.read_table(fa), pq.read_table(fb)
+            if rtol == atol == 0:
+                assert ta.equals(tb), f"{rel}: tables differ between {a} and {b}"
+                continue
+            da, db = ta.to_pandas(), tb.to_pandas()
+        elif rel.suffix in {".csv", ".tsv"} and (rtol or atol):
+            sep = "\t" if rel.suffix == ".tsv" else ","
+            da, db = pd.read_csv(fa, sep=sep), pd.read_csv(fb, sep=sep)
+        elif rel.suffix == ".json" and (rtol or atol):
+            da, db = pd.json_normalize(_load_json(fa)), pd.json_normalize(_load_json(fb))
+        else:
+            assert fa.read_bytes() == fb.read_bytes(), f"{rel}: files differ between {a} and {b}"
+            continue
+        assert list(da.columns) == list(db.columns), f"{rel}: columns differ"
+        assert len(da) == len(db), f"{rel}: {len(da)} vs {len(db)} rows"
+        for col in da.columns:
+            ca, cb = da[col], db[col]
+            if pd.api.types.is_numeric_dtype(ca) and pd.api.types.is_numeric_dtype(cb):
+                np.testing.assert_allclose(ca.to_numpy(float), cb.to_numpy(float), rtol=rtol, atol=atol,
+                                           equal_nan=True, err_msg=f"{rel}: column {col}")
+            else:
+                assert ca.astype(str).tolist() == cb.astype(str).tolist(), f"{rel}: column {col} differs"
+
+
+def _load_json(path: Path):
+    import json
+
+    return json.loads(path.read_text(encoding="utf-8"))
+
+
+def assert_artifacts_readable(results: Path) -> None:
+    """No half-written artifact: every Parquet file opens, no temp file of an atomic write is left."""
+    leftovers = [p for p in results.rglob(".*.tmp")]
+    assert not leftovers, f"temp files of interrupted writes left behind: {leftovers}"
+    for p in results.rglob("*.parquet"):
+        pq.read_metadata(p)  # raises on a truncated file

@@ -1,0 +1,115 @@
+"""The workflow behaves as the README promises: it builds end to end on the tiny config, a second run does
+nothing, and a change reruns exactly the steps it affects (config params, code, raw seed).
+
+All tests share one tiny build (fixture `tiny_workdir` in conftest.py); dry runs (-n) are cheap.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+from snakerun import NOTHING_TO_DO, job_blocks, jobs_of
+
+pytestmark = pytest.mark.workflow
+
+UPSTREAM = {"synthesize", "ingest"}
+
+
+def _forced(wf, *args: str) -> dict[str, int]:
+    """Jobs of a forced dry run (the reference for 'this and everything downstream')."""
+    return wf.dry_run(*args)
+
+
+def test_end_to_end_builds_every_target(tiny_workdir):
+    res = tiny_workdir.results
+    tables = sorted(p.name for p in (res / "tables").glob("*.parquet"))
+    assert len(tables) == 7, f"expected the 7 ingested tables in {res / 'tables'}, found {tables}"
+    assert (res / "features" / "edges.parquet").is_file()
+    # every job of the run left its log and its benchmark
+    logs = {p.stem for p in (res / "logs").rglob("*.log")}
+    benches = {p.stem for p in (res / "benchmarks").rglob("*.tsv")}
+    for rule in ("synthesize", "ingest", "features"):
+        assert rule in logs, f"no log of rule {rule} under {res / 'logs'}: {sorted(logs)}"
+        assert rule in benches, f"no benchmark of rule {rule} under {res / 'benchmarks'}: {sorted(benches)}"
+
+
+def test_second_run_does_nothing(tiny_workdir):
+    proc = tiny_workdir.run("-j2")
+    out = proc.stdout + proc.stderr
+    assert NOTHING_TO_DO in out, f"second run was not a no-op:\n{out[-3000:]}"
+
+
+def test_every_rule_declares_log_benchmark_and_resources(tiny_workdir):
+    proc = tiny_workdir.run("-n", "--forceall")
+    blocks = job_blocks(proc.stdout + proc.stderr)
+    assert {"synthesize", "ingest", "features"} <= set(blocks), sorted(blocks)
+    missing = {}
+    for rule, block in blocks.items():
+        if rule == "all":
+            continue
+        lacks = [f for f in ("log:", "benchmark:", "mem_mb=", "runtime=") if f not in block]
+        if lacks:
+            missing[rule] = lacks
+    assert not missing, f"rules without log/benchmark/resources: {missing}"
+
+
+def test_label_threshold_reruns_features_and_downstream_only(tiny_workdir):
+    wf = tiny_workdir
+    changed = wf.dry_run(config=(*wf.config, "labels={complete_ratio: 0.8}"))
+    assert "features" in changed, f"changing labels.complete_ratio did not rerun features: {changed}"
+    assert not UPSTREAM & set(changed), f"changing a label threshold reran upstream steps: {changed}"
+    downstream = _forced(wf, "--forcerun", "features")
+    assert changed == downstream, f"label change reruns {changed}; features and downstream are {downstream}"
+
+
+def test_synthetic_seed_reruns_everything(tiny_workdir):
+    wf = tiny_workdir
+    changed = wf.dry_run(config=(*wf.config, "synthetic={seed: 7}"))
+    everything = _forced(wf, "--forceall")
+    assert changed == everything, f"seed change reruns {changed}; the whole DAG is {everything}"
+
+
+def _touch_later(path: Path) -> tuple[str, tuple[float, float]]:
+    """Append a comment to a source file (mtime moves forward); return what restores it."""
+    st = path.stat()
+    text = path.read_text(encoding="utf-8")
+    path.write_text(text + "\n# edited by a test\n", encoding="utf-8")
+    os.utime(path, (st.st_atime + 5, st.st_mtime + 5))
+    return text, (st.st_atime, st.st_mtime)
+
+
+def _restore(path: Path, saved: tuple[str, tuple[float, float]]) -> None:
+    path.write_text(saved[0], encoding="utf-8")
+    os.utime(path, saved[1])
+
+
+def test_editing_a_module_reruns_the_rules_that_import_it(tiny_workdir):
+    wf = tiny_workdir
+    module = wf.repo / "src" / "vmrec" / "labels.py"  # imported by features only
+    if not module.exists():
+        pytest.skip(f"{module.name} not in the workflow yet")
+    saved = _touch_later(module)
+    try:
+        changed = wf.dry_run()
+    finally:
+        _restore(module, saved)
+    assert "features" in changed, f"editing vmrec/labels.py did not rerun features: {changed}"
+    assert not UPSTREAM & set(changed), f"editing vmrec/labels.py reran upstream steps: {changed}"
+    assert wf.dry_run() == {}, "restoring the module did not make the workflow up to date again"
+
+
+def test_editing_a_script_reruns_its_rule(tiny_workdir):
+    wf = tiny_workdir
+    script = wf.repo / "scripts" / "ingest.py"
+    saved = _touch_later(script)
+    try:
+        proc = wf.run("-n")
+    finally:
+        _restore(script, saved)
+    out = proc.stdout + proc.stderr
+    changed = jobs_of(out)
+    assert "ingest" in changed, f"editing scripts/ingest.py did not rerun ingest: {changed}"
+    assert "synthesize" not in changed, changed
+    assert "Code has changed" in out or "code" in job_blocks(out)["ingest"].lower(), job_blocks(out)["ingest"]
