@@ -1,0 +1,131 @@
+"""A run killed in the middle (Ctrl-C, or a hard kill of the whole process group) resumes with
+`snakemake -j2`: the interrupted step reruns, finished steps don't, and nothing is left half-written or
+silently wrong. A second Snakemake on a running directory is refused. Rebuilding results/ from scratch
+gives identical tables (determinism).
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import subprocess
+import time
+from pathlib import Path
+
+import pytest
+from snakerun import (
+    LOCKED,
+    NOTHING_TO_DO,
+    Workflow,
+    assert_artifacts_readable,
+    assert_same_tables,
+    copy_workflow,
+    env,
+    executed_rules,
+)
+
+pytestmark = [pytest.mark.workflow, pytest.mark.slow]
+
+# The step to interrupt: the longest one at tiny scale that exists in the DAG (first match wins).
+CANDIDATES = ("train", "estimate_weights", "sweep", "graph", "features")
+
+
+def _fresh(tmp_path: Path, tiny_workdir: Workflow) -> Workflow:
+    """A new working directory holding only the tiny raw data of the shared build (so synthesize is done)."""
+    wf = Workflow(repo=copy_workflow(tmp_path / "repo"), workdir=tmp_path / "wd")
+    shutil.copytree(tiny_workdir.workdir / "data", wf.workdir / "data", symlinks=True)
+    return wf
+
+
+def _victim(wf: Workflow) -> str:
+    rules = wf.rules()
+    for prefix in CANDIDATES:
+        for rule in rules:
+            if rule.startswith(prefix):
+                return rule
+    pytest.fail(f"none of {CANDIDATES} in the DAG: {rules}")
+
+
+def _start_and_kill(wf: Workflow, rule: str, sig: int, timeout: float = 600) -> str:
+    """Run the pipeline up to `rule`; once its job has started (its log file exists), send `sig`
+    (SIGINT: to snakemake, like Ctrl-C; SIGKILL: to the whole process group, like a crash)."""
+    log_dir = wf.results / "logs"
+    proc = subprocess.Popen(wf.cmd("-j1", "--until", rule), stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                            text=True, env=env(), start_new_session=True)
+    deadline = time.monotonic() + timeout
+    try:
+        while not any(log_dir.glob(f"**/{rule}*.log")):
+            if proc.poll() is not None:
+                pytest.fail(f"the run ended before {rule} started:\n{proc.stdout.read()[-4000:]}")
+            if time.monotonic() > deadline:
+                pytest.fail(f"{rule} did not start within {timeout} s")
+            time.sleep(0.05)
+        if sig == signal.SIGKILL:
+            os.killpg(proc.pid, signal.SIGKILL)
+        else:
+            proc.send_signal(sig)
+        out, _ = proc.communicate(timeout=120)
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+    assert proc.returncode != 0, f"the run was not interrupted (it finished):\n{out[-3000:]}"
+    return out
+
+
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGKILL], ids=["SIGINT", "SIGKILL"])
+def test_killed_run_resumes_and_reruns_only_the_interrupted_step(tmp_path, tiny_workdir, sig):
+    wf = _fresh(tmp_path, tiny_workdir)
+    rule = _victim(wf)
+    first = _start_and_kill(wf, rule, sig)
+    done_before = executed_rules(first) - {rule}
+    if sig == signal.SIGKILL:
+        # a hard kill leaves Snakemake's lock behind; the README says to unlock
+        wf.run("--unlock")
+    second = wf.run("-j2", "--until", rule)
+    out = second.stdout + second.stderr
+    rerun = executed_rules(out)
+    assert rule in rerun, f"the interrupted step {rule} did not rerun; the resume ran {rerun}"
+    again = (done_before & rerun) - {"all"}
+    assert not again, f"steps finished before the interrupt ran again: {again}"
+    assert_artifacts_readable(wf.results)
+    # nothing silently wrong: every artifact equals the uninterrupted build's
+    for rel in ("tables", "features"):
+        assert_same_tables(tiny_workdir.results / rel, wf.results / rel)
+    wf.run("-j2", "--until", rule)
+    assert NOTHING_TO_DO in wf.runs[-1], f"the resumed run left work to do:\n{wf.runs[-1][-3000:]}"
+
+
+def test_second_snakemake_on_a_running_directory_is_refused(tmp_path, tiny_workdir):
+    wf = _fresh(tmp_path, tiny_workdir)
+    rule = _victim(wf)
+    proc = subprocess.Popen(wf.cmd("-j1", "--until", rule), stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL, env=env(), start_new_session=True)
+    try:
+        lock_dir = wf.workdir / ".snakemake" / "locks"
+        deadline = time.monotonic() + 120
+        while not (lock_dir.is_dir() and any(lock_dir.iterdir())):
+            assert proc.poll() is None, "the first run ended before it took the lock"
+            assert time.monotonic() < deadline, "the first run took no lock within 120 s"
+            time.sleep(0.05)
+        second = wf.run("-j1", "--until", rule, check=False)
+        out = second.stdout + second.stderr
+        assert second.returncode != 0, f"a second snakemake ran in a locked directory:\n{out[-3000:]}"
+        assert LOCKED in out and "--unlock" in out, out[-3000:]
+    finally:
+        os.killpg(proc.pid, signal.SIGINT)
+        try:
+            proc.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+
+
+def test_results_deleted_and_rebuilt_are_identical(tmp_path, tiny_workdir):
+    wf = tiny_workdir
+    before = tmp_path / "before"
+    shutil.copytree(wf.results, before)
+    shutil.rmtree(wf.workdir / "results")
+    wf.run("-j2")
+    assert_same_tables(before, wf.results)
