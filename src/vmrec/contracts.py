@@ -64,12 +64,71 @@ TABLE_COLUMNS: dict[str, dict[str, str]] = {
     "small_matrix": INTERACTION_COLUMNS,
     "social_network": {"user_id": "int32", "friend_list": "list<int32>"},
     "item_categories": {"video_id": "int32", "feat": "list<int8>"},
-    # user_features: user_id int32, user_active_degree string, is_* int8, *_num int32, *_range string,
-    #   register_days int32, onehot_feat0..17 int32? (nullable where the CSV is empty).
-    # item_daily_features: video_id int32, date int32, ids int32, categorical strings, upload_dt date32,
-    #   video_duration float64?, play_progress/comment_stay_duration float64, counts int64 (collect_* nullable).
-    # kuairec_caption_category: video_id int32, text columns string ("UNKNOWN" -> null),
-    #   topic_tag list<string>, *_category_id int32? ("-124" -> null), *_category_name string?.
+    # user_active_degree: high_active | full_active | middle_active; the file's UNKNOWN -> null.
+    # *_range columns hold the file's range labels ("(0,10]", "[1k,5k)", "730+", ...) verbatim.
+    # onehot_featK holds a category index (not a vector); null where the CSV field is empty.
+    "user_features": {
+        "user_id": "int32",
+        "user_active_degree": "string?",
+        "is_lowactive_period": "int8",  # 0/1
+        "is_live_streamer": "int8",  # 0/1
+        "is_video_author": "int8",  # 0/1
+        "follow_user_num": "int32",
+        "follow_user_num_range": "string",
+        "fans_user_num": "int32",
+        "fans_user_num_range": "string",
+        "friend_user_num": "int32",
+        "friend_user_num_range": "string",
+        "register_days": "int32",
+        "register_days_range": "string",
+        **{f"onehot_feat{k}": "int32?" for k in range(18)},
+    },
+    # One row per (video_id, date); every count is within that day (join on days < d, never d).
+    # Descriptive columns are nullable; counts are not, except collect_* (empty on early dates).
+    "item_daily_features": {
+        "video_id": "int32",
+        "date": "int32",  # YYYYMMDD
+        "author_id": "int32",
+        "video_type": "string?",  # NORMAL | AD
+        "upload_dt": "date32?",
+        "upload_type": "string?",
+        "visible_status": "string?",
+        "video_duration": "float64?",  # ms
+        "video_width": "int32?",
+        "video_height": "int32?",
+        "music_id": "int64?",
+        "video_tag_id": "int32?",
+        "video_tag_name": "string?",
+        **{c: "int64" for c in (
+            "show_cnt", "show_user_num", "play_cnt", "play_user_num", "play_duration",
+            "complete_play_cnt", "complete_play_user_num", "valid_play_cnt", "valid_play_user_num",
+            "long_time_play_cnt", "long_time_play_user_num", "short_time_play_cnt",
+            "short_time_play_user_num")},
+        "play_progress": "float64?",
+        "comment_stay_duration": "float64?",
+        **{c: "int64" for c in (
+            "like_cnt", "like_user_num", "click_like_cnt", "double_click_cnt", "cancel_like_cnt",
+            "cancel_like_user_num", "comment_cnt", "comment_user_num", "direct_comment_cnt",
+            "reply_comment_cnt", "delete_comment_cnt", "delete_comment_user_num", "comment_like_cnt",
+            "comment_like_user_num", "follow_cnt", "follow_user_num", "cancel_follow_cnt",
+            "cancel_follow_user_num", "share_cnt", "share_user_num", "download_cnt", "download_user_num",
+            "report_cnt", "report_user_num", "reduce_similar_cnt", "reduce_similar_user_num")},
+        **{c: "int64?" for c in (
+            "collect_cnt", "collect_user_num", "cancel_collect_cnt", "cancel_collect_user_num")},
+    },
+    # Text "UNKNOWN" and empty text -> null; category id -124 -> null; bare \r inside captions kept.
+    "kuairec_caption_category": {
+        "video_id": "int32",
+        "manual_cover_text": "string?",
+        "caption": "string?",
+        "topic_tag": "list<string>?",  # [a,b,c] with unquoted tokens; [] -> empty list
+        "first_level_category_id": "int32?",
+        "first_level_category_name": "string?",
+        "second_level_category_id": "int32?",
+        "second_level_category_name": "string?",
+        "third_level_category_id": "int32?",
+        "third_level_category_name": "string?",
+    },
 }
 
 # --- edge table (R/features/edges.parquet) -----------------------------------------------------------
