@@ -1,0 +1,94 @@
+"""Figures of the value-model stage (PNG): loss slices around the optimum, estimated vs planted weights,
+the recovery study."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+import pandas as pd  # noqa: E402
+
+from vmrec.contracts import HEADS  # noqa: E402
+from vmrec.io import atomic_path  # noqa: E402
+from vmrec.value_model.estimate import unit  # noqa: E402
+
+
+def _save(fig, path: str | Path) -> None:
+    fig.tight_layout()
+    with atomic_path(path) as tmp:
+        fig.savefig(tmp, format="png", dpi=120)
+    plt.close(fig)
+
+
+def loss_slices(loss_of_w, w_hat: np.ndarray, scale: float, path: str | Path, half_width_deg: float = 25.0,
+                n: int = 11, w_star: np.ndarray | None = None) -> np.ndarray:
+    """Loss over 2-D slices of the sphere through the optimum: pairs of orthonormal tangent directions,
+    rotations up to +-half_width_deg, the scale fixed at its estimate. Returns the grids (3, n, n)."""
+    u = unit(w_hat)
+    K = len(u)
+    basis = np.linalg.svd(np.eye(K) - np.outer(u, u))[0][:, : K - 1]
+    ang = np.radians(np.linspace(-half_width_deg, half_width_deg, n))
+    pairs = [(0, 1), (0, 2), (1, 2)]
+    grids = np.zeros((len(pairs), n, n))
+    fig, axes = plt.subplots(1, len(pairs), figsize=(4 * len(pairs), 3.6))
+    for k, (i, j) in enumerate(pairs):
+        for a, x in enumerate(ang):
+            for b, y in enumerate(ang):
+                v = u + np.tan(x) * basis[:, i] + np.tan(y) * basis[:, j]
+                grids[k, b, a] = loss_of_w(scale * unit(v))
+        ax = axes[k]
+        im = ax.contourf(np.degrees(ang), np.degrees(ang), grids[k], levels=15, cmap="viridis")
+        ax.plot(0, 0, "r+", ms=10, label="estimate")
+        if w_star is not None:
+            s = unit(w_star)
+            if s @ u > 0:
+                ax.plot(np.degrees(np.arctan(s @ basis[:, i] / (s @ u))),
+                        np.degrees(np.arctan(s @ basis[:, j] / (s @ u))), "wx", ms=9, label="planted")
+        ax.set_xlabel(f"tangent {i + 1} (deg)")
+        ax.set_ylabel(f"tangent {j + 1} (deg)")
+        fig.colorbar(im, ax=ax)
+        ax.legend(fontsize=7, loc="upper right")
+    fig.suptitle("Embedding-matching loss around the optimum (scale fixed)")
+    _save(fig, path)
+    return grids
+
+
+def weights_plot(estimates: dict[str, tuple[np.ndarray, np.ndarray | None]], path: str | Path,
+                 w_star: np.ndarray | None = None) -> None:
+    """Unit weights per head for each estimator (with 95% intervals) and the planted w* when known."""
+    fig, ax = plt.subplots(figsize=(6.5, 3.8))
+    x = np.arange(len(HEADS))
+    n = len(estimates)
+    for k, (name, (w, iv)) in enumerate(estimates.items()):
+        off = (k - (n - 1) / 2) * 0.18
+        yerr = None if iv is None else np.abs(np.stack([w - iv[:, 0], iv[:, 1] - w]))
+        ax.errorbar(x + off, w, yerr=yerr, fmt="o", capsize=3, label=name)
+    if w_star is not None:
+        ax.scatter(x, unit(w_star), marker="_", s=600, color="k", label="planted w*", zorder=3)
+    ax.axhline(0, color="grey", lw=0.5)
+    ax.set_xticks(x, HEADS)
+    ax.set_ylabel("weight (unit vector)")
+    ax.set_title("Value-model weights")
+    ax.legend(fontsize=8)
+    _save(fig, path)
+
+
+def recovery_plot(table: pd.DataFrame, path: str | Path) -> None:
+    """Angle error per planted case and noise level, one panel per method."""
+    methods = list(table["method"].unique())
+    fig, axes = plt.subplots(1, len(methods), figsize=(4.5 * len(methods), 3.6), sharey=True, squeeze=False)
+    for ax, method in zip(axes[0], methods, strict=True):
+        sub = table[table["method"] == method]
+        for noise, grp in sub.groupby("noise_scale"):
+            ax.plot(grp["case"], grp["angle_deg"], "o-", label=f"noise {noise:g}")
+        ax.set_title(method)
+        ax.set_xlabel("planted case")
+        ax.set_xticks(sorted(sub["case"].unique()))
+        ax.legend(fontsize=8)
+    axes[0][0].set_ylabel("angle error (deg)")
+    fig.suptitle("Recovery of planted value weights")
+    _save(fig, path)

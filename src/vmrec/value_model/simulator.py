@@ -1,0 +1,256 @@
+"""Candidate pools of logged sessions and the ranking simulator `w . p + Gumbel noise -> top L`.
+
+A `Pools` holds every session as padded arrays (sessions x pool slots):
+  P        (S, M, K) float32  head probabilities of each candidate (HEADS order), 0 in padding
+  valid    (S, M)    bool     slot holds a candidate
+  shown    (S, Lmax) int64    pool slots of the observed list in rank order, -1 padding
+  length   (S,)      int64    observed list length L_s (>= 1)
+  content  (S, M, C) float32  optional content features of each candidate (tags, log duration, popularity)
+  video_id (S, M)    int64    candidate video ids, -1 padding
+  session_id (S,)    int64
+The observed list is always a subset of the pool, so a simulated list (top L_s of the pool) and the
+observed one are comparable. Simulation uses common random numbers: the Gumbel draws of a `Simulator`
+are fixed at construction, so the simulated embeddings are a deterministic function of w.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, replace
+
+import numpy as np
+import pandas as pd
+import torch
+
+from vmrec.contracts import PROB_COLUMNS
+
+log = logging.getLogger("vmrec")
+
+
+class PoolError(ValueError):
+    """Candidate pools are malformed (shown video missing from its pool, bad positions, too few sessions)."""
+
+
+@dataclass
+class Pools:
+    P: np.ndarray
+    valid: np.ndarray
+    shown: np.ndarray
+    length: np.ndarray
+    session_id: np.ndarray
+    video_id: np.ndarray
+    content: np.ndarray | None = None
+
+    @property
+    def n_sessions(self) -> int:
+        return int(self.P.shape[0])
+
+    def take(self, idx: np.ndarray) -> Pools:
+        """The sessions `idx` (in that order)."""
+        return Pools(
+            P=self.P[idx], valid=self.valid[idx], shown=self.shown[idx], length=self.length[idx],
+            session_id=self.session_id[idx], video_id=self.video_id[idx],
+            content=None if self.content is None else self.content[idx],
+        )
+
+    def with_lists(self, shown: np.ndarray) -> Pools:
+        """Same pools, other observed lists (e.g. re-simulated under a planted w*)."""
+        return replace(self, shown=shown)
+
+
+def pools_from_long(
+    df: pd.DataFrame, content_of_video: np.ndarray | None = None, source: str = "pools"
+) -> Pools:
+    """Build padded pools from a long table: session_id, video_id, shown (bool), position (rank of a shown
+    row, 0-based; ignored otherwise) and the PROB_COLUMNS. `content_of_video[v]` gives content features."""
+    need = ["session_id", "video_id", "shown", "position", *PROB_COLUMNS]
+    missing = [c for c in need if c not in df.columns]
+    if missing:
+        raise PoolError(f"{source}: missing column(s) {missing}; expected {need}")
+    shown = df["shown"].to_numpy(dtype=bool)
+    pos = np.where(shown, df["position"].to_numpy(dtype=np.int64), np.iinfo(np.int32).max)
+    order = np.lexsort((pos, ~shown, df["session_id"].to_numpy()))
+    d = df.iloc[order]
+    sid = d["session_id"].to_numpy(dtype=np.int64)
+    sh = d["shown"].to_numpy(dtype=bool)
+    uniq, start, counts = np.unique(sid, return_index=True, return_counts=True)
+    row_sess = np.repeat(np.arange(len(uniq)), counts)
+    slot = np.arange(len(d)) - start[row_sess]
+    n_shown = np.bincount(row_sess, weights=sh, minlength=len(uniq)).astype(np.int64)
+    if (n_shown == 0).any():
+        bad = int(uniq[np.argmax(n_shown == 0)])
+        raise PoolError(f"{source}: session_id {bad} has no shown candidate; every pool needs its list")
+    # positions of shown rows must be 0..L-1 within each session
+    shown_pos = d["position"].to_numpy(dtype=np.int64)[sh]
+    expected = slot[sh]
+    if not np.array_equal(shown_pos, expected):
+        i = int(np.argmax(shown_pos != expected))
+        raise PoolError(
+            f"{source}: session_id {int(sid[sh][i])}: shown positions must be 0..L-1, found position "
+            f"{int(shown_pos[i])} where {int(expected[i])} was expected"
+        )
+    S, M, Lmax = len(uniq), int(counts.max()), int(n_shown.max())
+    K = len(PROB_COLUMNS)
+    P = np.zeros((S, M, K), dtype=np.float32)
+    P[row_sess, slot] = d[list(PROB_COLUMNS)].to_numpy(dtype=np.float32)
+    if not np.isfinite(P).all() or (P < 0).any() or (P > 1).any():
+        raise PoolError(f"{source}: probabilities {list(PROB_COLUMNS)} must be finite and in [0, 1]")
+    valid = np.zeros((S, M), dtype=bool)
+    valid[row_sess, slot] = True
+    video = np.full((S, M), -1, dtype=np.int64)
+    video[row_sess, slot] = d["video_id"].to_numpy(dtype=np.int64)
+    shown_idx = np.where(np.arange(Lmax)[None, :] < n_shown[:, None], np.arange(Lmax)[None, :], -1)
+    content = None
+    if content_of_video is not None:
+        content = np.zeros((S, M, content_of_video.shape[1]), dtype=np.float32)
+        content[row_sess, slot] = content_of_video[d["video_id"].to_numpy(dtype=np.int64)]
+    return Pools(P=P, valid=valid, shown=shown_idx.astype(np.int64), length=n_shown, session_id=uniq,
+                 video_id=video, content=content)
+
+
+def subsample_sessions(pools: Pools, max_sessions: int, seed: int) -> Pools:
+    """At most `max_sessions` sessions, drawn without replacement (kept in session order)."""
+    if pools.n_sessions <= max_sessions:
+        return pools
+    rng = np.random.default_rng(seed)
+    idx = np.sort(rng.choice(pools.n_sessions, size=max_sessions, replace=False))
+    return pools.take(idx)
+
+
+def resize_pools(pools: Pools, factor: float, popularity: np.ndarray | None, seed: int) -> Pools:
+    """Keep every shown candidate and a subsample of `factor` x the non-shown ones (factor <= 1), drawn in
+    proportion to `popularity[video_id]` (uniformly when None): the pool-size / tilt sensitivity on fixed
+    candidate sets. Factors above 1 cannot add candidates a fixed pool lacks and raise."""
+    if factor > 1:
+        raise PoolError(f"resize_pools: factor must be <= 1 on fixed candidate sets, found {factor}")
+    rng = np.random.default_rng(seed)
+    S, M = pools.valid.shape
+    is_shown = np.zeros((S, M), dtype=bool)
+    rows = np.repeat(np.arange(S), pools.shown.shape[1])
+    cols = pools.shown.ravel()
+    is_shown[rows[cols >= 0], cols[cols >= 0]] = True
+    extra = pools.valid & ~is_shown
+    n_keep = np.floor(extra.sum(1) * factor).astype(np.int64)
+    weight = np.ones((S, M)) if popularity is None else popularity[np.clip(pools.video_id, 0, None)] + 1e-9
+    keys = np.where(extra, np.log(weight) + rng.gumbel(size=(S, M)), -np.inf)  # Gumbel top-k = weighted draw
+    rank = np.argsort(np.argsort(-keys, axis=1), axis=1)
+    keep = is_shown | (extra & (rank < n_keep[:, None]))
+    # compact: shown slots keep their indices (they come first in pools_from_long layout)
+    order = np.argsort(~keep, axis=1, kind="stable")
+    newM = int(keep.sum(1).max())
+    order = order[:, :newM]
+    take = np.take_along_axis
+    valid = take(keep, order, 1)
+    remap = np.full((S, M), -1, dtype=np.int64)
+    np.put_along_axis(remap, order, np.broadcast_to(np.arange(newM), (S, newM)).copy(), 1)
+    shown = np.where(pools.shown >= 0, take(remap, np.clip(pools.shown, 0, None), 1), -1)
+    return Pools(
+        P=np.where(valid[..., None], take(pools.P, order[..., None], 1), 0).astype(np.float32),
+        valid=valid, shown=shown, length=pools.length, session_id=pools.session_id,
+        video_id=np.where(valid, take(pools.video_id, order, 1), -1),
+        content=None if pools.content is None
+        else np.where(valid[..., None], take(pools.content, order[..., None], 1), 0).astype(np.float32),
+    )
+
+
+def rank_lists(P: np.ndarray, valid: np.ndarray, length: np.ndarray, w: np.ndarray,
+               noise: np.ndarray | None) -> np.ndarray:
+    """Top-L_s slots of each pool by `P @ w + noise` (noise in the units of w), -1 padded (S, max L)."""
+    score = P @ np.asarray(w, dtype=np.float64)
+    if noise is not None:
+        score = score + noise
+    score = np.where(valid, score, -np.inf)
+    Lmax = int(length.max())
+    order = np.argsort(-score, axis=1, kind="stable")[:, :Lmax]
+    return np.where(np.arange(Lmax)[None, :] < length[:, None], order, -1).astype(np.int64)
+
+
+def plant_lists(pools: Pools, w_star: np.ndarray, noise_scale: float, seed: int) -> Pools:
+    """Re-simulate the logged lists from the pools with a planted policy: rank by w*.p + Gumbel(noise_scale),
+    show the top L_s (the observed lengths). This is exactly Plackett-Luce with utilities w*.p/noise_scale."""
+    rng = np.random.default_rng(seed)
+    g = rng.gumbel(size=pools.valid.shape) * noise_scale
+    return pools.with_lists(rank_lists(pools.P, pools.valid, pools.length, w_star, g))
+
+
+# --- the vectorised simulator (torch) ----------------------------------------------------------------------
+def _length_buckets(length: np.ndarray) -> list[np.ndarray]:
+    """Session indices grouped by list length (powers of two), so top-k runs with a tight k per group."""
+    edges = 2 ** np.ceil(np.log2(np.maximum(length, 1))).astype(np.int64)
+    return [np.flatnonzero(edges == e) for e in np.unique(edges)]
+
+
+class Simulator:
+    """Simulated and observed session embeddings of a fixed set of pools under common random numbers.
+
+    `embed_sim(w)` ranks each pool by `P @ w + G` with standard Gumbel draws G fixed at construction
+    (the norm of w sets the inverse noise scale) and embeds the top L_s; `obs` holds the observed
+    embeddings. Rows follow the session order of `pools`."""
+
+    def __init__(self, pools: Pools, embedder, seed: int, device: torch.device | str = "cpu",
+                 replicates: int = 1) -> None:
+        self.device = torch.device(device)
+        self.embedder = embedder
+        self.n_sessions = pools.n_sessions
+        self.replicates = replicates
+        gen = np.random.default_rng(seed)
+        self.buckets = []
+        for idx in _length_buckets(pools.length):
+            M = int(pools.valid[idx].sum(1).max())
+            L = int(pools.length[idx].max())
+            b = {
+                "idx": torch.as_tensor(idx, device=self.device),
+                "P": torch.as_tensor(pools.P[idx, :M], device=self.device),
+                "valid": torch.as_tensor(pools.valid[idx, :M], device=self.device),
+                "length": torch.as_tensor(pools.length[idx], device=self.device),
+                "shown": torch.as_tensor(pools.shown[idx, :L], device=self.device),
+                "content": None if pools.content is None
+                else torch.as_tensor(pools.content[idx, :M], device=self.device),
+                "L": L,
+            }
+            b["gumbel"] = [
+                torch.as_tensor(gen.gumbel(size=(len(idx), M)).astype(np.float32), device=self.device)
+                for _ in range(replicates)
+            ]
+            self.buckets.append(b)
+        self.obs = self._gather_embed(lambda b: b["shown"])
+
+    def _gather_embed(self, lists_of) -> torch.Tensor:
+        out = None
+        for b in self.buckets:
+            slots = lists_of(b)
+            e = self.embedder(b, slots)
+            if out is None:
+                out = torch.zeros((self.n_sessions, e.shape[1]), dtype=torch.float32, device=self.device)
+            out[b["idx"]] = e
+        return out
+
+    def embed_sim(self, w: np.ndarray, replicate: int = 0) -> torch.Tensor:
+        """(S, D) embeddings of the lists simulated under weights w (free norm)."""
+        wt = torch.as_tensor(np.asarray(w, dtype=np.float32), device=self.device)
+
+        def lists(b):
+            score = b["P"] @ wt + b["gumbel"][replicate]
+            score = score.masked_fill(~b["valid"], float("-inf"))
+            top = torch.topk(score, k=b["L"], dim=1).indices
+            pos = torch.arange(b["L"], device=self.device)[None, :]
+            return torch.where(pos < b["length"][:, None], top, torch.full_like(top, -1))
+
+        return self._gather_embed(lists)
+
+
+def toy_pools(n_sessions: int, pool_size: int, w_star: np.ndarray, noise_scale: float, seed: int,
+              mean_length: float = 8.0, max_length: int = 40, n_videos: int = 500) -> Pools:
+    """Synthetic pools for tests and benchmarks: correlated head probabilities (a shared latent 'quality'
+    drives complete/long/rewatch up and neg down), geometric list lengths, lists planted with w*."""
+    rng = np.random.default_rng(seed)
+    S, M, K = n_sessions, pool_size, len(PROB_COLUMNS)
+    q = rng.normal(size=(S, M, 1))
+    z = np.concatenate([1.2 * q - 0.3, 0.9 * q - 0.8, 0.7 * q - 2.0, -1.0 * q - 1.0], axis=2)
+    z = z + rng.normal(scale=0.8, size=(S, M, K))
+    P = (1 / (1 + np.exp(-z))).astype(np.float32)
+    length = np.minimum(rng.geometric(1.0 / mean_length, size=S), min(max_length, M - 1)).astype(np.int64)
+    video = rng.integers(0, n_videos, size=(S, M)).astype(np.int64)
+    pools = Pools(P=P, valid=np.ones((S, M), dtype=bool), shown=np.zeros((S, 1), dtype=np.int64),
+                  length=length, session_id=np.arange(S, dtype=np.int64), video_id=video)
+    return plant_lists(pools, np.asarray(w_star, dtype=np.float64), noise_scale, seed + 1)
