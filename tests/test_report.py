@@ -1,0 +1,105 @@
+"""`make report` (`snakemake --report report.html`) builds a self-contained HTML report that a browser
+opens: headless Chromium renders it, the headline numbers are on its front page, and no image is broken.
+Also unit tests of the headline table (vmrec.htmlreport)."""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+import subprocess
+
+import pandas as pd
+import pytest
+
+from vmrec.htmlreport import gather, headline_rst, metric_rows, weight_rows, write_headline
+
+BROWSERS = ("chromium", "chromium-browser", "google-chrome")
+CHROMIUM = next((shutil.which(b) for b in BROWSERS if shutil.which(b)), None)
+
+
+def test_headline_takes_test_auc_per_model_and_head(tmp_path):
+    metrics = pd.DataFrame({
+        "model": ["logreg", "logreg", "gnn_h16", "gnn_h16"], "split": ["test", "val", "test", "test"],
+        "head": ["y_complete", "y_complete", "y_complete", "y_neg"],
+        "metric": ["auc", "auc", "auc", "logloss"],
+        "value": [0.71, 0.9, 0.78, 0.3], "ci_low": [0.7, 0.8, 0.77, 0.2], "ci_high": [0.72, 0.95, 0.79, 0.4]})
+    rows = metric_rows(metrics)
+    assert sorted(zip(rows["name"], rows["value"], strict=True)) == [("gnn_h16", 0.78), ("logreg", 0.71)]
+    with pytest.raises(ValueError, match="lacks columns"):
+        metric_rows(metrics.drop(columns="ci_low"))
+
+
+def test_headline_reads_weights_with_truth_and_intervals(tmp_path):
+    w = {"estimate": {"y_complete": 0.6, "y_long": 0.4, "y_rewatch": 0.3, "y_neg": -0.6},
+         "truth": {"y_complete": 0.55, "y_long": 0.44, "y_rewatch": 0.33, "y_neg": -0.66},
+         "ci": {"y_complete": [0.5, 0.7]}}
+    rows = weight_rows(w)
+    est = rows[(rows["name"] == "estimate") & (rows["head"] == "y_neg")]
+    assert est["value"].item() == -0.6
+    ci = rows[(rows["name"] == "ci") & (rows["head"] == "y_complete")]
+    assert (ci["ci_low"].item(), ci["ci_high"].item()) == (0.5, 0.7)
+    wj = tmp_path / "w.json"
+    wj.write_text(json.dumps(w))
+    table = write_headline(None, wj, tmp_path / "h.csv", tmp_path / "h.rst", "synthetic-tiny")
+    assert len(table) == len(rows)
+    rst = (tmp_path / "h.rst").read_text()
+    assert "-0.600" in rst and "synthetic-tiny" in rst
+    assert "No metrics" in headline_rst(table.iloc[0:0], "x")
+
+
+def test_gather_refuses_name_clashes_and_replaces_the_folder(tmp_path):
+    (tmp_path / "a").mkdir()
+    (tmp_path / "b").mkdir()
+    for d in ("a", "b"):
+        (tmp_path / d / "fig.png").write_bytes(d.encode())
+    with pytest.raises(ValueError, match="share names"):
+        gather([tmp_path / "a" / "fig.png", tmp_path / "b" / "fig.png"], tmp_path / "out")
+    gather([tmp_path / "a" / "fig.png"], tmp_path / "out")
+    gather([tmp_path / "b" / "fig.png"], tmp_path / "out")
+    assert [p.read_bytes() for p in (tmp_path / "out").iterdir()] == [b"b"]
+
+
+CHECK_JS = """
+(async () => {
+  await new Promise(r => setTimeout(r, 3000));
+  const imgs = [...document.images];
+  return JSON.stringify({
+    text: document.body.innerText,
+    images: imgs.length,
+    broken: imgs.filter(i => !(i.complete && i.naturalWidth > 0)).map(i => i.src.slice(0, 80)),
+  });
+})()
+"""
+
+
+@pytest.mark.workflow
+@pytest.mark.slow
+def test_html_report_renders_in_headless_chromium(tiny_workdir, tmp_path):
+    if CHROMIUM is None:
+        pytest.skip("no chromium on PATH (Debian: apt-get install chromium; .ci/run installs it)")
+    wf = tiny_workdir
+    report = tmp_path / "report.html"
+    wf.run("--report", str(report))
+    assert report.stat().st_size > 10_000
+    html = report.read_text(encoding="utf-8", errors="replace")
+    assert 'src="http' not in html, "the report loads remote assets (it must be self-contained)"
+    profile = tmp_path / "chrome-profile"
+    proc = subprocess.run(
+        [CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+         "--no-first-run", "--disable-dev-shm-usage", f"--user-data-dir={profile}",
+         "--virtual-time-budget=15000", "--dump-dom", report.as_uri()],
+        capture_output=True, text=True, timeout=180)
+    dom = proc.stdout
+    assert proc.returncode == 0 and "<html" in dom, f"chromium failed: {proc.stderr[-2000:]}"
+    # the front page: the workflow description with the headline table rendered
+    headline = pd.read_csv(wf.results / "report" / "headline.csv")
+    assert "Headline results" in dom, "the headline section is not on the report's front page"
+    for value in headline["value"].dropna().head(8):
+        assert f"{value:.3f}" in dom, f"headline number {value:.3f} not shown in the rendered report"
+    # every figure is embedded, and the images the page shows load (none broken)
+    figures = sorted((wf.results / "report" / "figures").glob("*.png"))
+    for fig in figures:
+        assert fig.name in html, f"figure {fig.name} missing from the report"
+    broken = [m for m in re.findall(r"<img[^>]*>", dom) if 'src=""' in m]
+    assert not broken, f"broken images: {broken[:3]}"
