@@ -7,7 +7,7 @@ JOBS   ?= 4
 # Extra arguments for snakemake, e.g. `make run ARGS="--config scale=tiny"`.
 ARGS   ?=
 
-.PHONY: run test bench report lint clean help
+.PHONY: run test bench report lint clean help gpu-check perf-table
 
 help:
 	@echo "make run    build everything on the default config (synthetic KuaiRec, small scale)"
@@ -15,6 +15,7 @@ help:
 	@echo "make bench  run the benchmarks (writes bench/)"
 	@echo "make report build the self-contained HTML report of the last run (report.html)"
 	@echo "make lint   ruff + snakemake --lint"
+	@echo "make gpu-check  train the tiny pipeline's models on CUDA and print epoch times (needs a GPU)"
 
 $(STAMP): pyproject.toml
 	@command -v $(PYTHON) >/dev/null 2>&1 || { echo "error: $(PYTHON) not found; install Python 3.11 or run 'make PYTHON=/path/to/python3.11'"; exit 1; }
@@ -36,6 +37,17 @@ bench: $(STAMP)
 
 report: $(STAMP)
 	$(BIN)/snakemake -j1 --report report.html $(ARGS)
+
+# Train on CUDA (tiny scale) in a scratch directory; fails clearly without a GPU (device: cuda is an error then).
+GPU_DIR ?= /tmp/vmrec-gpu-check
+gpu-check: $(STAMP)
+	@$(BIN)/python -c "import torch, sys; ok = torch.cuda.is_available(); print('CUDA:', torch.cuda.get_device_name(0) if ok else 'none'); sys.exit(0 if ok else 'gpu-check: torch sees no CUDA GPU (torch ' + torch.__version__ + '); run it on a GPU node with the CUDA build of torch')"
+	$(BIN)/snakemake -s $(CURDIR)/Snakefile --directory $(GPU_DIR) --configfile $(CURDIR)/config.yaml -j2 --config scale=tiny device=cuda --forcerun $$($(BIN)/snakemake -s $(CURDIR)/Snakefile --directory $(GPU_DIR) --list-rules 2>/dev/null | grep '^train' ) $(ARGS)
+	@grep -h -i "epoch" $(GPU_DIR)/results/synthetic-tiny/logs/train*.log $(GPU_DIR)/results/synthetic-tiny/logs/*/train*.log 2>/dev/null || true
+
+# Table of wall time and peak memory per rule from a run's benchmark files (docs/performance.md).
+perf-table: $(STAMP)
+	$(BIN)/python scripts/report_perf_table.py results/$${DATASET:-synthetic-small}/benchmarks
 
 lint: $(STAMP)
 	$(BIN)/ruff check src scripts tests
