@@ -1,0 +1,355 @@
+"""Synthetic KuaiRec: exact release formats, distributions, planted truth, logging policy, determinism."""
+
+from __future__ import annotations
+
+import ast
+import csv
+import hashlib
+import json
+import re
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pyarrow.parquet as pq
+import pytest
+
+from vmrec.contracts import (
+    HEADS,
+    PROB_COLUMNS,
+    RAW_FILES,
+    RAW_SUBDIR,
+    TRUTH_BIG,
+    TRUTH_JSON,
+    TRUTH_POOLS,
+    TRUTH_SMALL,
+)
+from vmrec.synthetic import float_repr, generate
+
+WEIGHTS = {"y_complete": 1.0, "y_long": 0.8, "y_rewatch": 0.6, "y_neg": -1.2}
+INTER_HEADER = ["user_id", "video_id", "play_duration", "video_duration", "time", "date", "timestamp",
+                "watch_ratio"]
+TIME_RE = re.compile(r"^2020-\d\d-\d\d \d\d:\d\d:\d\d\.\d{1,3}$")
+STAMP_RE = re.compile(r"^1\d{9}\.\d{1,3}$")
+# KUAIREC.md, big_matrix watch_ratio buckets
+RATIO_BUCKETS = {"lt_0.25": 0.208, "0.25_0.5": 0.151, "0.5_1": 0.303, "1_2": 0.264, "gt_2": 0.075,
+                 "gt_5": 0.009}
+
+
+def _rows(path: Path) -> list[list[str]]:
+    with open(path, encoding="utf-8", newline="") as f:
+        return list(csv.reader(f))
+
+
+def _labels(play: np.ndarray, dur: np.ndarray) -> np.ndarray:
+    """The default labels (config.yaml `labels`), as the features stage derives them from the CSV."""
+    return np.stack([play >= 0.9 * dur, np.where(dur <= 18000, play >= dur, play >= 18000),
+                     play >= 2.0 * dur, play < np.minimum(3000, dur)], axis=1).astype(np.int8)
+
+
+def _auc(score: np.ndarray, y: np.ndarray) -> float:
+    from sklearn.metrics import roc_auc_score
+
+    return float(roc_auc_score(y, score))
+
+
+def _ratio_buckets(r: np.ndarray) -> dict[str, float]:
+    return {"lt_0.25": np.mean(r < 0.25), "0.25_0.5": np.mean((r >= 0.25) & (r < 0.5)),
+            "0.5_1": np.mean((r >= 0.5) & (r < 1)), "1_2": np.mean((r >= 1) & (r <= 2)),
+            "gt_2": np.mean(r > 2), "gt_5": np.mean(r > 5)}
+
+
+@pytest.fixture(scope="session")
+def small_raw(tmp_path_factory) -> Path:
+    """The `small` scale (~600k big rows), generated once: distributions need more than tiny."""
+    root = tmp_path_factory.mktemp("raw_small")
+    generate(root, scale="small", seed=2020, value_weights=WEIGHTS, noise_scale=0.15)
+    return root
+
+
+# --- formats ---------------------------------------------------------------------------------------
+def test_writes_the_seven_files_and_truth(tiny_raw):
+    data = tiny_raw / RAW_SUBDIR
+    assert sorted(p.name for p in data.iterdir()) == sorted(RAW_FILES)
+    truth = tiny_raw / "truth"
+    assert {TRUTH_JSON, TRUTH_SMALL, TRUTH_BIG, TRUTH_POOLS} <= {p.name for p in truth.iterdir()}
+    assert not [p for p in tiny_raw.iterdir() if p.name.startswith(".")], "temporary folder left behind"
+
+
+def test_interaction_formats(tiny_raw):
+    data = tiny_raw / RAW_SUBDIR
+    for name, small in (("big_matrix.csv", False), ("small_matrix.csv", True)):
+        raw = (data / name).read_bytes()
+        assert not raw.startswith(b"\xef\xbb\xbf") and b"\r" not in raw
+        rows = _rows(data / name)
+        assert rows[0] == INTER_HEADER, name
+        body = rows[1:]
+        digits = {1: 0, 2: 0, 3: 0}
+        missing = 0
+        for i, (u, v, p, d, t, date, ts, r) in enumerate(body):
+            where = f"{name} row {i}"
+            assert u.isdigit() and v.isdigit() and p.isdigit() and d.isdigit(), where
+            assert int(d) >= 140, where
+            assert r == repr(int(p) / int(d)), f"{where}: watch_ratio {r!r} is not repr(p / d)"
+            if small and t == "":
+                assert date == "" and ts == "", where
+                missing += 1
+                continue
+            assert TIME_RE.match(t), f"{where}: time {t!r}"
+            assert STAMP_RE.match(ts), f"{where}: timestamp {ts!r}"
+            digits[len(t.split(".")[1])] += 1
+            assert not t.endswith("0") or t.endswith(".0"), f"{where}: trailing zero in {t!r}"
+            assert t.split(".")[1] == ts.split(".")[1], where
+            local = pd.Timestamp(float(ts), unit="s", tz="UTC").tz_convert("Asia/Shanghai")
+            assert local.strftime("%Y-%m-%d %H:%M:%S") == t.split(".")[0], f"{where}: time != timestamp + 8h"
+            if small:
+                assert re.fullmatch(r"2020\d{4}\.0", date), f"{where}: date {date!r}"
+            else:
+                assert re.fullmatch(r"2020\d{4}", date), f"{where}: date {date!r}"
+        assert all(digits.values()), f"{name}: fraction digit lengths {digits}"
+        if small:
+            assert 0.02 < missing / len(body) < 0.06
+        else:
+            assert missing == 0
+
+
+def test_big_order_duplicates_dates_and_windows(tiny_raw):
+    big = pd.read_csv(tiny_raw / RAW_SUBDIR / "big_matrix.csv")
+    assert (np.diff(big["user_id"]) >= 0).all()
+    same_user = np.diff(big["user_id"]) == 0
+    assert (np.diff(big["timestamp"])[same_user] >= 0).all(), "big not sorted by user, then timestamp"
+    dup = big.duplicated(keep="first").to_numpy()
+    assert 0.06 < dup.mean() < 0.095
+    # every duplicate directly follows its original
+    idx = np.flatnonzero(dup)
+    assert (big.iloc[idx].to_numpy() == big.iloc[idx - 1].to_numpy()).all()
+    local = pd.to_datetime(big["timestamp"], unit="s", utc=True).dt.tz_convert("Asia/Shanghai")
+    local_date = local.dt.strftime("%Y%m%d").astype(int)
+    mismatch = (local_date != big["date"]).mean()
+    assert 0 < mismatch < 0.005
+    windows = [("2020-07-05", "2020-07-12"), ("2020-08-01", "2020-08-10"), ("2020-08-27", "2020-09-05")]
+    day = local.dt.strftime("%Y-%m-%d")
+    inside = np.zeros(len(big), bool)
+    for a, b in windows:
+        inside |= ((day >= a) & (day <= b)).to_numpy()
+    assert inside.mean() > 0.99
+    assert (big["watch_ratio"] == big["play_duration"] / big["video_duration"]).all()
+
+
+def test_small_block_dense_and_disjoint_from_big(tiny_raw):
+    data = tiny_raw / RAW_SUBDIR
+    big = pd.read_csv(data / "big_matrix.csv")
+    small = pd.read_csv(data / "small_matrix.csv")
+    assert small["date"].dtype == np.float64
+    n_u, n_v = small["user_id"].nunique(), small["video_id"].nunique()
+    assert len(small) / (n_u * n_v) > 0.99
+    per_user_missing = n_v - small.groupby("user_id").size()
+    assert per_user_missing.min() >= 0 and per_user_missing.max() <= 32
+    assert set(small["user_id"]) <= set(big["user_id"]) and set(small["video_id"]) <= set(big["video_id"])
+    pairs_big = set(zip(big["user_id"], big["video_id"], strict=True))
+    assert not pairs_big & set(zip(small["user_id"], small["video_id"], strict=True))
+    assert not small.duplicated(["user_id", "video_id"]).any()
+    days = pd.to_datetime(small["timestamp"].dropna(), unit="s", utc=True).dt.tz_convert("Asia/Shanghai")
+    assert days.min().strftime("%Y-%m-%d") >= "2020-07-05" and days.max().strftime("%Y-%m-%d") <= "2020-09-05"
+    # durations jitter by a few ms between rows of the same video
+    spread = pd.concat([big, small]).groupby("video_id")["video_duration"].agg(lambda s: s.max() - s.min())
+    assert spread.max() <= 6 and (spread > 0).any()
+
+
+def test_side_file_formats(tiny_raw):
+    data = tiny_raw / RAW_SUBDIR
+    cats = _rows(data / "item_categories.csv")
+    assert cats[0] == ["video_id", "feat"]
+    for vid, feat in cats[1:]:
+        tags = ast.literal_eval(feat)
+        assert isinstance(tags, list) and 1 <= len(tags) <= 4 and all(0 <= t <= 30 for t in tags), (vid, feat)
+    text = (data / "item_categories.csv").read_text()
+    assert re.search(r'^\d+,\[\d+\]$', text, re.M) and re.search(r'^\d+,"\[\d+, \d+', text, re.M)
+
+    social = _rows(data / "social_network.csv")
+    assert social[0] == ["user_id", "friend_list"] and len(social) > 1
+    assert all(isinstance(ast.literal_eval(f), list) for _, f in social[1:])
+
+    users = pd.read_csv(data / "user_features.csv")
+    assert len(users.columns) == 31 and users.columns[0] == "user_id" and users.columns[-1] == "onehot_feat17"
+    assert set(users["user_active_degree"]) <= {"high_active", "full_active", "middle_active", "UNKNOWN"}
+    assert users["onehot_feat4"].dtype == np.float64 and users["onehot_feat12"].isna().any()
+    assert set(users["follow_user_num_range"]) <= {"0", "(0,10]", "(10,50]", "(50,100]", "(100,150]",
+                                                    "(150,250]", "(250,500]", "500+"}
+    zero = users["follow_user_num"] == 0
+    assert (users.loc[zero, "follow_user_num_range"] == "0").all()
+    assert (users["register_days"] >= 15).all()
+
+    daily = pd.read_csv(data / "item_daily_features.csv")
+    assert len(daily.columns) == 58 and list(daily.columns[:2]) == ["video_id", "date"]
+    assert daily["video_id"].nunique() == pd.read_csv(data / "item_categories.csv")["video_id"].nunique()
+    assert 0.01 < daily["video_duration"].isna().mean() < 0.06
+    assert 0.05 < daily["video_tag_name"].isna().mean() < 0.14
+    assert daily["collect_cnt"].isna().any() and not daily["show_cnt"].isna().any()
+    assert (daily["play_cnt"] <= daily["show_cnt"]).all()
+
+    raw = (data / "kuairec_caption_category.csv").read_bytes()
+    assert raw.count(b"\r") == 4
+    cap = pd.read_csv(data / "kuairec_caption_category.csv", lineterminator="\n")
+    assert len(cap) == len(cats) - 1 and len(cap.columns) == 10
+    assert (cap["topic_tag"].str.match(r"^\[[^\[\]\"']*\]$")).all()
+    assert (cap["first_level_category_id"] == -124).any()
+    assert (cap["third_level_category_name"] == "UNKNOWN").any()
+
+
+def test_float_repr_matches_python():
+    rng = np.random.default_rng(1)
+    x = np.concatenate([rng.integers(0, 100_000, 20_000) / rng.integers(140, 300_000, 20_000),
+                        [0.0, 1.0, 3.3e-06, 5e-05, 1e-4, 573.25, 12.0, 1e16]])
+    assert float_repr(x).to_pylist() == [repr(float(v)) for v in x]
+
+
+# --- truth -------------------------------------------------------------------------------------------
+def test_truth_files_match_the_csvs(tiny_raw):
+    truth = json.loads((tiny_raw / "truth" / TRUTH_JSON).read_text())
+    assert truth["value_weights"] == WEIGHTS and truth["noise_scale"] == 0.15
+    assert truth["label_thresholds"] == {"complete_ratio": 0.9, "long_seconds": 18.0, "rewatch_ratio": 2.0,
+                                         "neg_seconds": 3.0}
+    data = tiny_raw / RAW_SUBDIR
+    big = pd.read_csv(data / "big_matrix.csv")
+    bp = pq.read_table(tiny_raw / "truth" / TRUTH_BIG).to_pandas()
+    assert list(bp.columns) == ["csv_row", "user_id", "video_id", "session_id", *PROB_COLUMNS]
+    assert len(bp) == len(big) == truth["sizes"]["big_rows"]
+    assert (bp["csv_row"].to_numpy() == np.arange(len(big))).all()
+    assert (bp["user_id"].to_numpy() == big["user_id"].to_numpy()).all()
+    assert (bp["video_id"].to_numpy() == big["video_id"].to_numpy()).all()
+    small = pd.read_csv(data / "small_matrix.csv")
+    sp = pq.read_table(tiny_raw / "truth" / TRUTH_SMALL).to_pandas()
+    assert list(sp.columns) == ["user_id", "video_id", *PROB_COLUMNS]
+    assert (sp[["user_id", "video_id"]].to_numpy() == small[["user_id", "video_id"]].to_numpy()).all()
+    for df in (bp, sp):
+        p = df[list(PROB_COLUMNS)].to_numpy()
+        assert ((p >= 0) & (p <= 1)).all()
+        # rewatch implies complete and long (p >= 2d); long implies complete for d <= 18 s
+        assert (p[:, 2] <= p[:, 0] + 1e-6).all()
+
+
+def _check_labels_follow_truth(root: Path, min_auc: float) -> dict:
+    data = root / RAW_SUBDIR
+    out = {}
+    for name, probs in (("big_matrix", TRUTH_BIG), ("small_matrix", TRUTH_SMALL)):
+        df = pd.read_csv(data / f"{name}.csv", usecols=["play_duration", "video_duration"])
+        p = pq.read_table(root / "truth" / probs, columns=list(PROB_COLUMNS)).to_pandas().to_numpy()
+        y = _labels(df["play_duration"].to_numpy(), df["video_duration"].to_numpy())
+        n = len(y)
+        for j, head in enumerate(HEADS):
+            se = np.sqrt(np.mean(p[:, j] * (1 - p[:, j])) / n)
+            diff = y[:, j].mean() - p[:, j].mean()
+            assert abs(diff) < 5 * se + 1e-3, f"{name} {head}: mean label {y[:, j].mean():.4f} vs truth " \
+                                              f"{p[:, j].mean():.4f} (se {se:.4f})"
+            auc = _auc(p[:, j], y[:, j])
+            assert auc > min_auc, f"{name} {head}: AUC of the true probability {auc:.3f}"
+            out[f"{name}/{head}"] = (round(float(y[:, j].mean()), 4), round(float(p[:, j].mean()), 4), auc)
+    return out
+
+
+def test_labels_follow_the_truth_tiny(tiny_raw):
+    _check_labels_follow_truth(tiny_raw, min_auc=0.65)
+
+
+def test_policy_shows_high_value_videos(tiny_raw):
+    pools = pq.read_table(tiny_raw / "truth" / TRUTH_POOLS).to_pandas()
+    assert list(pools.columns) == ["session_id", "user_id", "video_id", "shown", "position", *PROB_COLUMNS]
+    w = np.array([WEIGHTS[h] for h in HEADS])
+    pools["V"] = pools[list(PROB_COLUMNS)].to_numpy() @ w
+    shown, unshown = pools.loc[pools["shown"], "V"], pools.loc[~pools["shown"], "V"]
+    assert shown.mean() > unshown.mean() + 0.1
+    # informative but not deterministic: some shown videos rank below unshown ones of the same pool
+    g = pools.groupby("session_id")
+    min_shown = g.apply(lambda d: d.loc[d["shown"], "V"].min(), include_groups=False)
+    max_unshown = g.apply(lambda d: d.loc[~d["shown"], "V"].max(), include_groups=False)
+    assert (min_shown < max_unshown).mean() > 0.5
+    # positions 0..L-1 within every session; -1 for the unshown
+    assert (pools.loc[~pools["shown"], "position"] == -1).all()
+    pos = pools[pools["shown"]].groupby("session_id")["position"].agg(["min", "max", "count"])
+    assert (pos["min"] == 0).all() and (pos["max"] == pos["count"] - 1).all()
+    # the shown pool members are exactly the session's big rows (duplicates removed)
+    bp = pq.read_table(tiny_raw / "truth" / TRUTH_BIG).to_pandas()
+    big = pd.read_csv(tiny_raw / RAW_SUBDIR / "big_matrix.csv")
+    first = ~big.duplicated(keep="first").to_numpy()
+    per_session = bp[first].groupby("session_id").size()
+    assert (pos["count"].reindex(per_session.index).to_numpy() == per_session.to_numpy()).all()
+
+
+def test_sessions_separated_by_long_gaps(tiny_raw):
+    bp = pq.read_table(tiny_raw / "truth" / TRUTH_BIG).to_pandas()
+    big = pd.read_csv(tiny_raw / RAW_SUBDIR / "big_matrix.csv", usecols=["user_id", "timestamp"])
+    gap = np.diff(big["timestamp"].to_numpy())
+    new_session = np.diff(bp["session_id"].to_numpy()) != 0
+    same_user = np.diff(big["user_id"].to_numpy()) == 0
+    assert (gap[new_session & same_user] > 35 * 60).all()
+    length = bp.drop_duplicates(["session_id", "csv_row"]).groupby("session_id").size()
+    assert 5 <= length.median() <= 25
+
+
+# --- determinism ---------------------------------------------------------------------------------------
+def _digest(root: Path) -> dict[str, str]:
+    return {str(p.relative_to(root)): hashlib.sha256(p.read_bytes()).hexdigest()
+            for p in sorted(root.rglob("*")) if p.is_file()}
+
+
+def test_deterministic_and_seed_dependent(tmp_path, tiny_raw, tiny_config):
+    syn = tiny_config["synthetic"]
+    generate(tmp_path / "a", "tiny", syn["seed"], syn["value_weights"], syn["noise_scale"])
+    generate(tmp_path / "b", "tiny", syn["seed"] + 1, syn["value_weights"], syn["noise_scale"])
+    a, ref, b = _digest(tmp_path / "a"), _digest(tiny_raw), _digest(tmp_path / "b")
+    assert a == ref
+    assert a.keys() == b.keys() and all(a[k] != b[k] for k in a if "big" in k or "small" in k)
+
+
+def test_bad_arguments_are_reported(tmp_path):
+    with pytest.raises(ValueError, match="scale"):
+        generate(tmp_path, "huge", 0, WEIGHTS, 0.15)
+    with pytest.raises(ValueError, match="y_neg"):
+        generate(tmp_path, "tiny", 0, {k: v for k, v in WEIGHTS.items() if k != "y_neg"}, 0.15)
+    with pytest.raises(ValueError, match="noise_scale"):
+        generate(tmp_path, "tiny", 0, WEIGHTS, 0.0)
+    assert not any(tmp_path.iterdir()) or not (tmp_path / RAW_SUBDIR).exists()
+
+
+# --- distributions (tiny and small) -------------------------------------------------------------------
+def _check_distributions(root: Path, tol: float) -> dict:
+    data = root / RAW_SUBDIR
+    big = pd.read_csv(data / "big_matrix.csv")
+    got = _ratio_buckets(big["watch_ratio"].to_numpy())
+    for k, target in RATIO_BUCKETS.items():
+        assert abs(got[k] - target) <= tol, f"big watch_ratio bucket {k}: {got[k]:.3f} vs {target}"
+    assert 8.0 <= big["video_duration"].median() / 1000 <= 11.5
+    assert 6.0 <= big["play_duration"].median() / 1000 <= 8.6
+    assert abs(big.duplicated().mean() - 0.077) < 0.01
+    small = pd.read_csv(data / "small_matrix.csv")
+    assert abs(small["timestamp"].isna().mean() - 0.039) < 0.01
+    return got
+
+
+def test_distributions_tiny(tiny_raw):
+    _check_distributions(tiny_raw, tol=0.03)
+
+
+def test_distributions_small(small_raw):
+    _check_distributions(small_raw, tol=0.03)
+    _check_labels_follow_truth(small_raw, min_auc=0.7)
+    big = pd.read_csv(small_raw / RAW_SUBDIR / "big_matrix.csv", usecols=["user_id", "video_id"])
+    assert big["user_id"].nunique() == 1500 and big["video_id"].nunique() == 2500
+
+
+def test_item_daily_reflects_true_rates(small_raw):
+    """Yesterday's complete-play rate of a video predicts today's true completion of its views."""
+    data = small_raw / RAW_SUBDIR
+    daily = pd.read_csv(data / "item_daily_features.csv", usecols=["video_id", "video_duration", "play_cnt",
+                                                                   "complete_play_cnt", "show_cnt"])
+    agg = daily.groupby("video_id")[["play_cnt", "complete_play_cnt", "show_cnt"]].sum()
+    rate = agg["complete_play_cnt"] / agg["play_cnt"]
+    sp = pq.read_table(small_raw / "truth" / TRUTH_SMALL).to_pandas()
+    true = sp.groupby("video_id")["p_complete"].mean()
+    assert np.corrcoef(rate.loc[true.index], true)[0, 1] > 0.7
+    big = pd.read_csv(data / "big_matrix.csv", usecols=["video_id"])
+    views = big["video_id"].value_counts()
+    rho = pd.Series(agg["show_cnt"].loc[views.index].to_numpy()).corr(pd.Series(views.to_numpy()),
+                                                                       method="spearman")
+    assert rho > 0.3
