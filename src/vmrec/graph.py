@@ -1,0 +1,213 @@
+"""Graph tensors for the engagement models: node maps, node features, message edges, supervised edges.
+
+Leakage rule (DESIGN.md): message passing never includes a supervised target edge. Train edges are cut
+by time: the oldest (1 - target_frac) of train pass messages in the *train view* and the newest
+target_frac are the supervised train targets. The *eval view* (val/test/small targets) passes messages
+over all train edges. Node features that use engagement (degree, label means) come from the view's
+message edges only, and the feature standardisation is fitted on train edges only.
+
+Everything is saved as one plain dict of tensors (plus the feature names), loadable with
+`torch.load(path, weights_only=True)`:
+  feature_names list[str]; x_mean, x_std (F,)            standardisation of the f_* columns (train)
+  user_ids (U,), video_ids (V,)                          node index -> original id
+  {view}_msg_user, {view}_msg_video (M,) int64, {view}_msg_y (M, 4) float32   message edges + labels
+  {view}_user_x (U, Fu), {view}_video_x (V, Fv) float32  node features of the view (standardised)
+  {split}_edge_id, {split}_user, {split}_video (n,) int64; {split}_x (n, F), {split}_y (n, 4) float32
+views: train, eval; splits: contracts.SPLITS (train = the supervised train targets only).
+"""
+
+from __future__ import annotations
+
+import logging
+import warnings
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import torch
+
+from vmrec.contracts import EDGE_ID_COLUMNS, FEATURE_PREFIX, HEADS, SPLITS
+from vmrec.io import atomic_path
+
+log = logging.getLogger("vmrec")
+VIEWS: tuple[str, ...] = ("train", "eval")
+LABEL_PRIOR_STRENGTH = 5.0  # pseudo-count shrinking a node's label means towards the global mean
+
+
+def feature_columns(columns: list[str] | pd.Index) -> list[str]:
+    """The model inputs of an edge table: every f_* column, in table order."""
+    return [c for c in columns if str(c).startswith(FEATURE_PREFIX)]
+
+
+def check_edges(edges: pd.DataFrame, where: str = "edge table") -> list[str]:
+    """Validate the columns the models need; return the feature names."""
+    missing = [c for c in ("edge_id", "user_id", "video_id", "timestamp", "split", *HEADS) if c not in edges]
+    if missing:
+        raise ValueError(f"{where}: missing column(s) {missing}; expected {list(EDGE_ID_COLUMNS)} + {list(HEADS)}")
+    feats = feature_columns(edges.columns)
+    if not feats:
+        raise ValueError(f"{where}: no model input column (prefix {FEATURE_PREFIX!r}) found")
+    bad = sorted(set(edges["split"].astype(str).unique()) - set(SPLITS))
+    if bad:
+        raise ValueError(f"{where}: column 'split' holds {bad}; allowed {list(SPLITS)}")
+    for c in (*feats, *HEADS):
+        nulls = edges[c].isna().to_numpy()
+        if nulls.any():
+            row = int(np.flatnonzero(nulls)[0])
+            raise ValueError(f"{where}: column {c!r} has {int(nulls.sum())} null(s), first at row {row}")
+    if not (edges["split"] == "train").any():
+        raise ValueError(f"{where}: no row with split == 'train'")
+    return feats
+
+
+def _node_features(
+    static: np.ndarray, n_nodes: int, node: np.ndarray, y: np.ndarray, y_mean: np.ndarray
+) -> np.ndarray:
+    """[static features, log1p(message degree), shrunk label means over message edges] per node."""
+    deg = np.bincount(node, minlength=n_nodes).astype(np.float64)
+    sums = np.stack([np.bincount(node, weights=y[:, k], minlength=n_nodes) for k in range(y.shape[1])], 1)
+    means = (sums + LABEL_PRIOR_STRENGTH * y_mean) / (deg[:, None] + LABEL_PRIOR_STRENGTH)
+    return np.concatenate([static, np.log1p(deg)[:, None], means], axis=1).astype(np.float32)
+
+
+def _mean_by_node(x: np.ndarray, node: np.ndarray, n_nodes: int) -> np.ndarray:
+    """Mean of x's rows per node (0 where a node has no row)."""
+    if x.shape[1] == 0:
+        return np.zeros((n_nodes, 0), dtype=np.float32)
+    cnt = np.bincount(node, minlength=n_nodes).astype(np.float64)
+    out = np.stack([np.bincount(node, weights=x[:, j], minlength=n_nodes) for j in range(x.shape[1])], 1)
+    return (out / np.maximum(cnt, 1)[:, None]).astype(np.float32)
+
+
+def build_graph(edges: pd.DataFrame, target_frac: float = 0.5) -> dict:
+    """Build the graph tensor dict (module docstring) from an edge table."""
+    if not 0 < target_frac < 1:
+        raise ValueError(f"target_frac must be in (0, 1); found {target_frac}")
+    feats = check_edges(edges)
+    split = edges["split"].astype(str).to_numpy()
+    users, u_idx = np.unique(edges["user_id"].to_numpy(np.int64), return_inverse=True)
+    videos, v_idx = np.unique(edges["video_id"].to_numpy(np.int64), return_inverse=True)
+    n_u, n_v = len(users), len(videos)
+    y = edges[list(HEADS)].to_numpy(np.float32)
+    x = edges[feats].to_numpy(np.float32)
+
+    train_rows = np.flatnonzero(split == "train")
+    ts = edges["timestamp"].to_numpy(np.float64)[train_rows]
+    if np.isnan(ts).any():
+        raise ValueError(f"edge table: {int(np.isnan(ts).sum())} train row(s) have a null timestamp; "
+                         "train must come from big_matrix (timestamped)")
+    eid = edges["edge_id"].to_numpy(np.int64)
+    train_rows = train_rows[np.lexsort((eid[train_rows], ts))]  # oldest first, ties by edge_id
+    n_msg = len(train_rows) - max(1, int(round(target_frac * len(train_rows))))
+    if n_msg < 1:
+        raise ValueError(f"train has {len(train_rows)} edge(s): too few to cut into messages and targets")
+    msg_rows = {"train": train_rows[:n_msg], "eval": train_rows}
+    target_rows = {"train": np.sort(train_rows[n_msg:])}
+    for s in SPLITS[1:]:
+        target_rows[s] = np.flatnonzero(split == s)
+
+    x_mean = x[train_rows].mean(0)
+    x_std = x[train_rows].std(0)
+    x_std = np.where(x_std > 1e-6, x_std, 1.0).astype(np.float32)
+    xs = (x - x_mean) / x_std
+
+    user_cols = [j for j, c in enumerate(feats) if c.startswith("f_user_")]
+    item_cols = [j for j, c in enumerate(feats) if c.startswith("f_item_")]
+    # static user features: any row of the user (they do not change); first row in table order
+    first = np.unique(u_idx, return_index=True)[1]
+    user_static = xs[first][:, user_cols]
+
+    out: dict = {
+        "feature_names": list(feats),
+        "x_mean": torch.from_numpy(np.ascontiguousarray(x_mean, dtype=np.float32)),
+        "x_std": torch.from_numpy(x_std),
+        "user_ids": torch.from_numpy(users),
+        "video_ids": torch.from_numpy(videos),
+    }
+    node_stats: dict[str, tuple[np.ndarray, np.ndarray]] = {}
+    for view in VIEWS:
+        rows = msg_rows[view]
+        y_mean = y[rows].mean(0).astype(np.float64)
+        ux = _node_features(user_static, n_u, u_idx[rows], y[rows], y_mean)
+        # video features: the mean of the f_item_* values of its message edges (older views only)
+        vstatic = _mean_by_node(xs[rows][:, item_cols], v_idx[rows], n_v)
+        vx = _node_features(vstatic, n_v, v_idx[rows], y[rows], y_mean)
+        if view == "train":  # standardise node features with the train view's statistics
+            node_stats["user"] = (ux.mean(0), np.where(ux.std(0) > 1e-6, ux.std(0), 1.0))
+            node_stats["video"] = (vx.mean(0), np.where(vx.std(0) > 1e-6, vx.std(0), 1.0))
+        ux = (ux - node_stats["user"][0]) / node_stats["user"][1]
+        vx = (vx - node_stats["video"][0]) / node_stats["video"][1]
+        out[f"{view}_msg_user"] = torch.from_numpy(u_idx[rows].astype(np.int64))
+        out[f"{view}_msg_video"] = torch.from_numpy(v_idx[rows].astype(np.int64))
+        out[f"{view}_msg_y"] = torch.from_numpy(y[rows])
+        out[f"{view}_user_x"] = torch.from_numpy(ux.astype(np.float32))
+        out[f"{view}_video_x"] = torch.from_numpy(vx.astype(np.float32))
+    for s in SPLITS:
+        rows = target_rows[s]
+        out[f"{s}_edge_id"] = torch.from_numpy(eid[rows])
+        out[f"{s}_user"] = torch.from_numpy(u_idx[rows].astype(np.int64))
+        out[f"{s}_video"] = torch.from_numpy(v_idx[rows].astype(np.int64))
+        out[f"{s}_x"] = torch.from_numpy(np.ascontiguousarray(xs[rows], dtype=np.float32))
+        out[f"{s}_y"] = torch.from_numpy(y[rows])
+    log.info("graph: %d users, %d videos, %d features; train view %d message / %d target edges; "
+             "eval view %d message edges; %s", n_u, n_v, len(feats), n_msg, len(target_rows["train"]),
+             len(train_rows), ", ".join(f"{s}={len(target_rows[s])}" for s in SPLITS[1:]))
+    return out
+
+
+def graph_summary(g: dict) -> dict:
+    """Sizes of a graph dict, for graph/summary.json and the log."""
+    return {
+        "users": len(g["user_ids"]),
+        "videos": len(g["video_ids"]),
+        "features": list(g["feature_names"]),
+        "message_edges": {v: len(g[f"{v}_msg_user"]) for v in VIEWS},
+        "target_edges": {s: len(g[f"{s}_edge_id"]) for s in SPLITS},
+        "user_node_features": int(g["eval_user_x"].shape[1]),
+        "video_node_features": int(g["eval_video_x"].shape[1]),
+    }
+
+
+def save_graph(g: dict, path: str | Path) -> None:
+    """torch.save the graph dict atomically."""
+    with atomic_path(path) as tmp:
+        torch.save(g, tmp)
+
+
+def load_graph(path: str | Path) -> dict:
+    """Load a graph dict saved by save_graph (weights_only=True), with a clear error if unreadable."""
+    try:
+        g = torch.load(path, weights_only=True, map_location="cpu")
+    except Exception as e:  # noqa: BLE001 - any failure means the file is not a usable graph
+        raise ValueError(f"cannot read graph tensors {path}: {type(e).__name__}: {e}; "
+                         "rerun the `graph` rule") from e
+    need = ["feature_names", "x_mean", "x_std", "user_ids", "video_ids"]
+    need += [f"{v}_{k}" for v in VIEWS for k in ("msg_user", "msg_video", "msg_y", "user_x", "video_x")]
+    need += [f"{s}_{k}" for s in SPLITS for k in ("edge_id", "user", "video", "x", "y")]
+    missing = [k for k in need if k not in g]
+    if missing:
+        raise ValueError(f"graph tensors {path}: missing key(s) {missing}; rerun the `graph` rule")
+    return g
+
+
+def normalized_adjacency(
+    dst: torch.Tensor, src: torch.Tensor, y: torch.Tensor, n_dst: int, n_src: int
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Channel-stacked mean adjacency from src nodes to dst nodes, and its transpose (for backward).
+
+    Channel 0 averages the neighbours; channel 1 + k weights each neighbour by its centred label k,
+    so a node learns e.g. the mean embedding of the videos it rewatched. Returns CSR matrices
+    A (C*n_dst, n_src) and A^T (n_src, C*n_dst), C = 1 + number of heads.
+    """
+    deg = torch.bincount(dst, minlength=n_dst).clamp(min=1).to(torch.float32)
+    w0 = 1.0 / deg[dst]
+    yc = y - y.mean(0, keepdim=True)
+    vals = torch.cat([w0, *(w0 * yc[:, k] for k in range(y.shape[1]))])
+    c = 1 + y.shape[1]
+    rows = torch.cat([dst + k * n_dst for k in range(c)])
+    cols = src.repeat(c)
+    a = torch.sparse_coo_tensor(torch.stack([rows, cols]), vals, (c * n_dst, n_src), check_invariants=False)
+    at = torch.sparse_coo_tensor(torch.stack([cols, rows]), vals, (n_src, c * n_dst), check_invariants=False)
+    with warnings.catch_warnings():  # "sparse CSR support is in beta": it is what we want here
+        warnings.simplefilter("ignore", UserWarning)
+        return a.coalesce().to_sparse_csr(), at.coalesce().to_sparse_csr()
