@@ -4,7 +4,6 @@ Runs only when some of the seven CSVs are missing (they are the rule's outputs).
 once with the folder and file names to place by hand (vmrec.download.ensure_kuairec).
 """
 
-from __future__ import annotations
 
 from vmrec.download import ensure_kuairec
 from vmrec.io import setup_logging

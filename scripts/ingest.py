@@ -4,7 +4,6 @@ Reads the raw folder read-only and writes results/<dataset>/tables/<stem>.parque
 renamed into place only when every file passed validation (vmrec.ingest.ingest_all).
 """
 
-from __future__ import annotations
 
 from pathlib import Path
 
