@@ -1,4 +1,5 @@
-# Typed tables -> the edge table: leak-free features, four labels, split column.
+# Typed tables -> the edge table: leak-free features, four labels, split column (vmrec.features),
+# its column dictionary, and the (video, date) item feature grid the value model scores candidates with.
 
 
 rule features:
@@ -24,4 +25,4 @@ rule features:
         "../scripts/features.py"
 
 
-ALL_TARGETS.append(EDGES)
+ALL_TARGETS.extend([EDGES, f"{R}/features/columns.csv", ITEM_FEATURES])

@@ -20,10 +20,10 @@ DAILY_COUNT_COLS = (
 
 
 def _interactions(rng: np.random.Generator, users: np.ndarray, videos: np.ndarray, n: int,
-                  durations: np.ndarray, undated_frac: float = 0.0) -> pa.Table:
+                  durations: np.ndarray, n_days: int, undated_frac: float = 0.0) -> pa.Table:
     u = np.sort(rng.choice(users, n))
     v = rng.choice(videos, n)
-    ts = np.round(T0 + rng.uniform(0, N_DAYS * 86400, n), 3)
+    ts = np.round(T0 + rng.uniform(0, n_days * 86400, n), 3)
     order = np.lexsort((ts, u))
     u, v, ts = u[order], v[order], ts[order]
     d = durations[v] + rng.integers(-3, 4, n)
@@ -45,16 +45,21 @@ def _interactions(rng: np.random.Generator, users: np.ndarray, videos: np.ndarra
     })
 
 
-def make_tables(out: Path, seed: int = 0, n_big: int = 600, n_small: int = 150) -> Path:
-    """Write the six tables the feature stage reads into `out` and return it."""
+def make_tables(out: Path, seed: int = 0, n_big: int = 600, n_small: int = 150, n_users: int = 12,
+                n_videos: int = 24, n_days: int = N_DAYS) -> Path:
+    """Write the six tables the feature stage reads into `out` and return it.
+
+    Big views use the first 2/3 of the videos, small views the rest but the last two; the last video
+    has neither categories nor daily rows. Daily rows cover the day before the views to the day after.
+    """
     rng = np.random.default_rng(seed)
     out.mkdir(parents=True, exist_ok=True)
-    n_users, n_videos = 12, 24
+    n_big_videos = 2 * n_videos // 3
     durations = rng.integers(2_000, 60_000, n_videos)
     durations[0] = 18_000
-    big = _interactions(rng, np.arange(n_users), np.arange(16), n_big, durations)
-    small = _interactions(rng, np.arange(6), np.arange(16, n_videos - 2), n_small, durations,
-                          undated_frac=0.1)
+    big = _interactions(rng, np.arange(n_users), np.arange(n_big_videos), n_big, durations, n_days)
+    small = _interactions(rng, np.arange(n_users // 2), np.arange(n_big_videos, n_videos - 2), n_small,
+                          durations, n_days, undated_frac=0.1)
     pq.write_table(big, out / "big_matrix.parquet")
     pq.write_table(small, out / "small_matrix.parquet")
 
@@ -86,7 +91,7 @@ def make_tables(out: Path, seed: int = 0, n_big: int = 600, n_small: int = 150) 
 
     rows_v, rows_d = [], []
     for vid in range(n_videos - 1):  # the last video has no daily rows either
-        days = np.arange(-1, N_DAYS + 1)
+        days = np.arange(-1, n_days + 1)
         keep = days[rng.random(len(days)) < 0.7]
         rows_v += [vid] * len(keep)
         rows_d += (18448 + keep).tolist()  # 18448 = 2020-07-05

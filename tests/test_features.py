@@ -206,3 +206,40 @@ def test_item_features_match_edges(base):
     assert len(items) == items["video_id"].nunique() * items["date"].nunique()
     with pytest.raises(KeyError, match="video_id=99999"):
         item_features_for(items, 99999, int(edges["date"].iloc[0]))
+
+
+# --- the tiny synthetic KuaiRec through ingest ------------------------------------------------------
+@pytest.fixture(scope="module")
+def tiny(tiny_tables, tiny_features):
+    pytest.importorskip("vmrec.synthetic")
+    edges = pd.read_parquet(tiny_features / "edges.parquet")
+    items = pd.read_parquet(tiny_features / "item_features.parquet")
+    columns = pd.read_csv(tiny_features / "columns.csv")
+    return tiny_tables, edges, items, columns
+
+
+def test_tiny_edge_table_is_complete(tiny):
+    tables, edges, items, columns = tiny
+    n_big = pq.read_metadata(tables / "big_matrix.parquet").num_rows
+    n_small = pq.read_metadata(tables / "small_matrix.parquet").num_rows
+    assert len(edges) == n_big + n_small
+    assert columns["name"].tolist() == list(edges.columns)
+    feats = feature_columns(edges)
+    assert not edges[feats].isna().any().any()
+    assert (edges.loc[edges["source"] == "small", "split"] == "small").all()
+    big = edges[edges["source"] == "big"]
+    frac = big["split"].value_counts(normalize=True)
+    assert abs(frac["train"] - 0.7) < 0.02 and abs(frac["val"] - 0.15) < 0.02
+    ts = {s: big.loc[big["split"] == s, "timestamp"] for s in ("train", "val", "test")}
+    assert ts["train"].max() < ts["val"].min() and ts["val"].max() < ts["test"].min()
+    for h in HEADS:  # every head has both classes on the data the models learn from
+        assert 0 < big[h].mean() < 1, h
+
+
+def test_tiny_item_features_match_edges(tiny):
+    _, edges, items, _ = tiny
+    icols = feature_columns(edges, groups=("f_item_",))
+    got = item_features_for(items, edges["video_id"].to_numpy(), edges["date"].to_numpy())
+    np.testing.assert_array_equal(got, edges[icols].to_numpy())
+    # daily statistics exist for most views (the tiny data has daily rows before most view dates)
+    assert edges["f_item_daily_missing"].mean() < 0.5

@@ -35,7 +35,7 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 from tqdm import tqdm
 
-from vmrec.contracts import EDGE_ID_COLUMNS, FEATURE_GROUPS, FEATURE_PREFIX, HEADS
+from vmrec.contracts import EDGE_ID_COLUMNS, FEATURE_GROUPS, FEATURE_PREFIX, HEADS, SPLITS
 from vmrec.io import atomic_path, write_parquet, write_text
 from vmrec.labels import derive_labels
 
@@ -442,21 +442,35 @@ def item_feature_grid(tables_dir: Path, videos: np.ndarray, days: np.ndarray,
 
 
 # --- the edge table -----------------------------------------------------------------------------------
+FLAG_SUFFIXES = ("_missing", "_other")
+
+
+def _nonempty(names: Sequence[str], col_max: np.ndarray) -> np.ndarray:
+    """Keep-mask over columns: indicator columns (FLAG_SUFFIXES) that are 0 on every row are dropped
+    (they carry nothing and have zero variance); every other column is kept."""
+    is_flag = np.array([c.endswith(FLAG_SUFFIXES) for c in names], dtype=bool)
+    keep = ~is_flag | (np.asarray(col_max) > 0)
+    if (~keep).any():
+        dropped = [c for c, k in zip(names, keep, strict=True) if not k]
+        log.info("dropped all-zero indicator columns: %s", dropped)
+    return keep
+
+
 def split_big(ts: np.ndarray, train_frac: float, val_frac: float) -> np.ndarray:
-    """Split labels of big's rows by global timestamp cut points: train < t1 <= val < t2 <= test."""
+    """Split of big's rows as int8 codes into contracts.SPLITS, by global timestamp cut points:
+    train < t1 <= val < t2 <= test, with t1, t2 the train_frac and train_frac + val_frac quantiles."""
     if not (0 < train_frac and 0 < val_frac and train_frac + val_frac < 1):
         raise ValueError(f"split: need 0 < train_frac, 0 < val_frac, sum < 1; found {train_frac}, {val_frac}")
     if np.isnan(ts).any():
         i = int(np.flatnonzero(np.isnan(ts))[0])
         raise ValueError(f"big_matrix.timestamp: {int(np.isnan(ts).sum())} empty values (first at row {i})")
-    out = np.full(len(ts), "test", dtype=object)
+    out = np.full(len(ts), SPLITS.index("test"), dtype=np.int8)
     if len(ts) == 0:
         return out
-    s = np.sort(ts)
-    t1 = s[int(len(s) * train_frac)]
-    t2 = s[int(len(s) * (train_frac + val_frac))]
-    out[ts < t2] = "val"
-    out[ts < t1] = "train"
+    k1, k2 = int(len(ts) * train_frac), int(len(ts) * (train_frac + val_frac))
+    t1, t2 = np.partition(ts, (k1, k2))[[k1, k2]]
+    out[ts < t2] = SPLITS.index("val")
+    out[ts < t1] = SPLITS.index("train")
     log.info("split cut points (UTC epoch s): train < %.3f <= val < %.3f <= test", t1, t2)
     return out
 
@@ -493,10 +507,11 @@ def build_edge_table(tables_dir: Path, out_edges: Path, out_columns: Path, out_i
     log.info("rows: big %d, small %d", n_big, n_small)
 
     with _timed("labels, split, view dates"):
-        lab = {h: np.concatenate([derive_labels(s["play_duration"], s["video_duration"], labels)[h]
-                                  for s in src.values()]) for h in HEADS}
+        per_source = [derive_labels(s["play_duration"], s["video_duration"], labels) for s in src.values()]
+        lab = {h: np.concatenate([ls[h] for ls in per_source]) for h in HEADS}
+        del per_source
         big_split = split_big(src["big"]["timestamp"], split["train_frac"], split["val_frac"])
-        split_col = np.concatenate([big_split, np.full(n_small, "small", dtype=object)])
+        split_code = np.concatenate([big_split, np.full(n_small, SPLITS.index("small"), dtype=np.int8)])
         vday = np.concatenate([_view_day(s) for s in src.values()])
         video_all = np.concatenate([s["video_id"] for s in src.values()])
         dur_all = np.concatenate([s["video_duration"] for s in src.values()])
@@ -506,8 +521,11 @@ def build_edge_table(tables_dir: Path, out_edges: Path, out_columns: Path, out_i
 
     with _timed("context features"):
         ctx_blocks = [context_features(s["user_id"], s["timestamp"], name) for name, s in src.items()]
-        ctx = np.concatenate([b.matrix() for b in ctx_blocks])
-        desc = dict(ctx_blocks[0].desc)
+        # feature-major (k, n): each column of a chunk is a contiguous slice
+        ctx_t = np.stack([np.concatenate([b.cols[c] for b in ctx_blocks]) for c in ctx_blocks[0].cols])
+        keep = _nonempty(list(ctx_blocks[0].desc), ctx_t.max(axis=1, initial=0))
+        ctx_t = ctx_t[keep]
+        desc = {c: d for (c, d), k in zip(ctx_blocks[0].desc.items(), keep, strict=True) if k}
 
     with _timed("user features"):
         users, umat, udesc = user_features(tables_dir)
@@ -521,6 +539,9 @@ def build_edge_table(tables_dir: Path, out_edges: Path, out_columns: Path, out_i
         umat = np.column_stack([umat, np.r_[np.zeros(len(users)), 1.0].astype(np.float32)])
         udesc = {**udesc, "f_user_missing": "1 if the user is absent from user_features"}
         upos = np.where(u_found, upos, len(users)).astype(np.int32)
+        keep = _nonempty(list(udesc), umat[np.unique(upos)].max(axis=0, initial=0))
+        umat = umat[:, keep]
+        udesc = {c: d for (c, d), k in zip(udesc.items(), keep, strict=True) if k}
 
     with _timed("item features"):
         daily_v = _np(_read(tables_dir, "item_daily_features", ["video_id"]), "video_id", np.int64)
@@ -540,6 +561,9 @@ def build_edge_table(tables_dir: Path, out_edges: Path, out_columns: Path, out_i
         del dur_all, med
         imat, idesc = item_feature_grid(tables_dir, videos, days, median_duration)
         ipos = (vpos_all.astype(np.int64) * len(days) + (vday - d0)).astype(np.int64)
+        keep = _nonempty(list(idesc), imat.max(axis=0, initial=0))
+        imat = imat[:, keep]
+        idesc = {c: d for (c, d), k in zip(idesc.items(), keep, strict=True) if k}
         log.info("item grid: %d videos x %d days (%s..%s), %d features", len(videos), len(days),
                  day_to_yyyymmdd(np.array([d0]))[0], day_to_yyyymmdd(np.array([d1]))[0], imat.shape[1])
 
@@ -579,9 +603,12 @@ def build_edge_table(tables_dir: Path, out_edges: Path, out_columns: Path, out_i
 
     ts_all = np.concatenate([s["timestamp"] for s in src.values()])
     csv_all = np.concatenate([s["csv_row"] for s in src.values()])
-    source_all = np.repeat(np.array(["big", "small"], dtype=object), [n_big, n_small])
+    source_code = np.repeat(np.array([0, 1], dtype=np.int8), [n_big, n_small])
+    source_vocab, split_vocab = pa.array(["big", "small"]), pa.array(list(SPLITS))
+    umat_t, imat_t = np.ascontiguousarray(umat.T), np.ascontiguousarray(imat.T)
+    del umat, imat
     date_all = day_to_yyyymmdd(vday)
-    n_ctx, n_user = ctx.shape[1], umat.shape[1]
+    n_ctx, n_user, n_item = ctx_t.shape[0], umat_t.shape[0], imat_t.shape[0]
     with _timed("write edges"), atomic_path(out_edges) as tmp:
         with pq.ParquetWriter(tmp, schema) as writer:
             starts = range(0, max(n, 1), CHUNK_ROWS)
@@ -592,17 +619,18 @@ def build_edge_table(tables_dir: Path, out_edges: Path, out_columns: Path, out_i
                     pa.array(np.arange(sl.start, sl.stop, dtype=np.int64)),
                     pa.array(user_all[sl].astype(np.int32)),
                     pa.array(video_all[sl].astype(np.int32)),
-                    pa.array(source_all[sl], type=pa.string()),
+                    source_vocab.take(pa.array(source_code[sl])),
                     pa.array(csv_all[sl]),
                     pa.array(ts, mask=np.isnan(ts)),
                     pa.array(date_all[sl]),
-                    pa.array(split_col[sl], type=pa.string()),
+                    split_vocab.take(pa.array(split_code[sl])),
                 ]
                 cols += [pa.array(lab[h][sl]) for h in HEADS]
-                feats = np.hstack([ctx[sl], umat[upos[sl]], imat[ipos[sl]]])
-                cols += [pa.array(feats[:, k]) for k in range(feats.shape[1])]
+                cols += [pa.array(x) for x in ctx_t[:, sl]]
+                cols += [pa.array(x) for x in np.take(umat_t, upos[sl], axis=1)]
+                cols += [pa.array(x) for x in np.take(imat_t, ipos[sl], axis=1)]
                 writer.write_table(pa.Table.from_arrays(cols, schema=schema))
-    assert n_ctx + n_user + imat.shape[1] == len(feature_names)
+    assert n_ctx + n_user + n_item == len(feature_names)
 
     rows = [(c, str(t), "id", d) for c, (t, d) in id_cols.items()]
     rows += [(h, "int8", "label", label_desc[h]) for h in HEADS]
@@ -610,7 +638,7 @@ def build_edge_table(tables_dir: Path, out_edges: Path, out_columns: Path, out_i
     write_text(pd.DataFrame(rows, columns=["name", "dtype", "group", "description"]).to_csv(index=False),
                out_columns)
     log.info("edge table: %d rows, %d features (%d ctx, %d user, %d item); total %.1f s", n,
-             len(feature_names), n_ctx, n_user, imat.shape[1], time.perf_counter() - t_start)
+             len(feature_names), n_ctx, n_user, n_item, time.perf_counter() - t_start)
 
 
 # --- lookups for downstream stages ----------------------------------------------------------------------
