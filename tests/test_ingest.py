@@ -358,6 +358,22 @@ def test_duplicate_key_in_a_one_row_per_id_file(tmp_path):
     assert "unique (video_id)" in msg and "line 2" in msg and "line 7" in msg
 
 
+def test_unknown_video_id_in_big(tmp_path):
+    msg, _ = _bad(tmp_path, "big_matrix.csv", BIG.replace("\n2,8228,", "\n2,9999,", 1))
+    assert "big_matrix.csv" in msg and "column 'video_id'" in msg and "line 9" in msg and "9999" in msg
+    assert "item_categories.csv" in msg
+
+
+def test_unknown_user_id_in_small(tmp_path):
+    msg, _ = _bad(tmp_path, "small_matrix.csv", SMALL.replace("\n1,6177,", "\n77,6177,", 1))
+    assert "small_matrix.csv" in msg and "column 'user_id'" in msg and "line 5" in msg and "77" in msg
+
+
+def test_unknown_video_id_in_captions(tmp_path):
+    msg, _ = _bad(tmp_path, "kuairec_caption_category.csv", CAPTION.replace("8228,x,y", "8229,x,y"))
+    assert "kuairec_caption_category.csv" in msg and "column 'video_id'" in msg and "line 6" in msg
+
+
 def test_line_numbers_count_physical_lines_of_multiline_records(tmp_path):
     # a quoted caption spanning two lines shifts the line numbers of the rows after it
     text = CAPTION.replace('"hi, there"', '"hi,\nthere"').replace("8228,x,y,[a],9,", "8228,x,y,[a],nine,")

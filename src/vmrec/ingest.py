@@ -701,11 +701,44 @@ def _null_counts(table: pa.Table) -> dict[str, int]:
     return {c: table[c].null_count for c in table.column_names if table[c].null_count}
 
 
+ID_REFERENCES: dict[tuple[str, str], tuple[str, str]] = {
+    ("big_matrix", "user_id"): ("user_features", "user_id"),
+    ("big_matrix", "video_id"): ("item_categories", "video_id"),
+    ("small_matrix", "user_id"): ("user_features", "user_id"),
+    ("small_matrix", "video_id"): ("item_categories", "video_id"),
+    ("item_daily_features", "video_id"): ("item_categories", "video_id"),
+    ("kuairec_caption_category", "video_id"): ("item_categories", "video_id"),
+}
+"""Ids that must exist in the table that lists them (user_features: one row per user; item_categories:
+one row per video)."""
+
+
+def _check_references(raw_dir: Path, tables: dict[str, Path], ids: dict[tuple[str, str], pa.Array]) -> None:
+    """Fail if an interaction or item table uses a user/video id that its reference table lacks."""
+    for (stem, column), (ref_stem, ref_col) in ID_REFERENCES.items():
+        unknown = pc.filter(ids[stem, column], pc.invert(pc.is_in(ids[stem, column], ids[ref_stem, ref_col])))
+        if not len(unknown):
+            continue
+        path = raw_dir / f"{stem}.csv"
+        t = pq.read_table(tables[stem], columns=[column] + (["csv_row"] if SPECS[stem].matrix else []))
+        bad = pc.is_in(t[column], unknown).to_numpy(zero_copy_only=False)
+        idx = np.flatnonzero(bad)
+        if SPECS[stem].matrix:
+            where = _Where(path, 2, True)
+            rows = t["csv_row"].to_numpy()[idx[:MAX_SHOWN]]
+        else:
+            where = _Where(path, 2, False, path.read_bytes().split(b"\n", 1)[1])
+            rows = idx[:MAX_SHOWN]
+        _fail(where, column, rows, t[column].to_numpy()[idx[:MAX_SHOWN]].tolist(),
+              f"ids listed in {ref_stem}.csv ({ref_col}); {len(unknown)} distinct id(s) are not",
+              total=len(idx))
+
+
 def ingest_all(raw_dir: str | Path, out_dir: str | Path, duplicates: str = "keep") -> dict[str, Path]:
     """Ingest the seven KuaiRec CSVs of `raw_dir` into `out_dir/<stem>.parquet`; return {stem: path}.
 
-    All tables are written to temp files first and renamed only when all seven succeeded: on any error
-    (IngestError naming file, column, lines) `out_dir` gets no new file."""
+    All tables are written to temp files first and renamed only when all seven succeeded (and their ids
+    agree across files): on any error (IngestError naming file, column, lines) `out_dir` gets no new file."""
     raw_dir, out_dir = Path(raw_dir), Path(out_dir)
     if duplicates not in DUPLICATE_POLICIES:
         raise ValueError(f"duplicates must be one of {DUPLICATE_POLICIES}, got {duplicates!r}")
@@ -715,10 +748,15 @@ def ingest_all(raw_dir: str | Path, out_dir: str | Path, duplicates: str = "keep
                           f"expected all of {list(RAW_FILES)}")
     out_dir.mkdir(parents=True, exist_ok=True)
     temps: dict[str, Path] = {}
+    ids: dict[tuple[str, str], pa.Array] = {}
+    id_columns = set(ID_REFERENCES) | set(ID_REFERENCES.values())
     try:
         for fname in tqdm(RAW_FILES, desc="ingest", unit="file"):
             stem = Path(fname).stem
             table = read_table(raw_dir / fname, stem, duplicates=duplicates)
+            for s_, c_ in id_columns:
+                if s_ == stem:
+                    ids[s_, c_] = pc.unique(table[c_])
             fd, tmp = tempfile.mkstemp(prefix=f".{stem}.parquet.", suffix=".tmp", dir=out_dir)
             os.close(fd)
             temps[stem] = Path(tmp)
@@ -726,6 +764,7 @@ def ingest_all(raw_dir: str | Path, out_dir: str | Path, duplicates: str = "keep
             log.info("%s: %d rows x %d columns -> %s.parquet; nulls: %s", fname, table.num_rows,
                      table.num_columns, stem, _null_counts(table) or "none")
             del table
+        _check_references(raw_dir, temps, ids)
         final = {stem: out_dir / f"{stem}.parquet" for stem in temps}
         for stem, tmp in temps.items():
             os.replace(tmp, final[stem])
