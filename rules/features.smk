@@ -9,7 +9,7 @@ rule features:
     output:
         edges=EDGES,
         columns=f"{R}/features/columns.csv",
-        items=ITEM_FEATURES,
+        item_features=ITEM_FEATURES,
     params:
         labels=config["labels"],
         split=config["split"],

@@ -14,7 +14,7 @@ def main(smk) -> None:  # noqa: ANN001  (the Snakemake object)
         tables_dir,
         Path(smk.output.edges),
         Path(smk.output.columns),
-        Path(smk.output.items),
+        Path(smk.output.item_features),
         labels=dict(smk.params.labels),
         split=dict(smk.params.split),
     )

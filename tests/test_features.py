@@ -243,3 +243,23 @@ def test_tiny_item_features_match_edges(tiny):
     np.testing.assert_array_equal(got, edges[icols].to_numpy())
     # daily statistics exist for most views (the tiny data has daily rows before most view dates)
     assert edges["f_item_daily_missing"].mean() < 0.5
+
+
+def test_context_features_do_not_depend_on_row_order():
+    """Rows stored by (user, time) and the same rows shuffled get the same per-view context features."""
+    from vmrec.features import context_features
+
+    rng = np.random.default_rng(3)
+    user = rng.integers(0, 5, 300)
+    ts = 1.5939e9 + rng.uniform(0, 5 * 86400, 300)
+    ts[::50] = np.nan  # views without time
+    shuffled = context_features(user, ts, "small")
+    order = np.lexsort((ts, user))
+    stored = context_features(user[order], ts[order], "small")
+    for c in shuffled.cols:
+        np.testing.assert_array_equal(shuffled.cols[c][order], stored.cols[c], err_msg=c)
+    # views so far counts the user's earlier timed views
+    timed = ~np.isnan(ts)
+    i = int(np.flatnonzero(timed)[7])
+    earlier = int(((user == user[i]) & timed & (ts < ts[i])).sum())
+    assert shuffled.cols["f_ctx_log_views_so_far"][i] == np.float32(np.log1p(earlier))

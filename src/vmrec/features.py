@@ -210,7 +210,13 @@ def context_features(user_id: np.ndarray, ts: np.ndarray, source: str) -> _Block
     seen = np.full(n, np.nan)
     idx = np.flatnonzero(has)
     if idx.size:
-        order = idx[np.lexsort((idx, ts[idx], user_id[idx]))]
+        uu, tt = user_id[idx], ts[idx]
+        # big is stored by user, then time: skip the sort when the rows already are in that order
+        if len(idx) > 1 and np.all((uu[1:] > uu[:-1]) | ((uu[1:] == uu[:-1]) & (tt[1:] >= tt[:-1]))):
+            order = idx
+        else:
+            order = idx[np.lexsort((idx, tt, uu))]
+        del uu, tt
         u = user_id[order]
         tt = ts[order]
         first = np.ones(len(order), dtype=bool)
