@@ -671,22 +671,37 @@ def feature_columns(source: str | Path | pd.DataFrame | pa.Schema | Iterable[str
     return [c for c in names if c.startswith(FEATURE_PREFIX) and c.startswith(tuple(groups))]
 
 
-def item_features_for(items_df: pd.DataFrame, video_id: Any, date: Any) -> np.ndarray:
-    """f_item_* rows of item_features.parquet at (video_id, date) pairs: float32 (n, k), or (k,) for scalars.
+class ItemFeatureLookup:
+    """f_item_* of (video_id, date) pairs from item_features.parquet, indexed once for repeated lookups
+    (the value model scores many candidate videos per session date)."""
 
-    video_id and date (YYYYMMDD) are scalars or equal-length arrays; columns follow
-    feature_columns(items_df). Raises KeyError naming the first pair the table does not hold.
-    """
-    scalar = np.ndim(video_id) == 0 and np.ndim(date) == 0
-    v = np.atleast_1d(np.asarray(video_id, dtype=np.int64))
-    d = np.atleast_1d(np.asarray(date, dtype=np.int64))
-    v, d = np.broadcast_arrays(v, d)
-    cols = feature_columns(items_df)
-    keys = items_df["video_id"].to_numpy(np.int64) * 100_000_000 + items_df["date"].to_numpy(np.int64)
-    pos = pd.Index(keys).get_indexer(v * 100_000_000 + d)
-    if (pos < 0).any():
-        i = int(np.flatnonzero(pos < 0)[0])
-        raise KeyError(f"item_features has no row for video_id={v[i]}, date={d[i]} "
-                       f"({int((pos < 0).sum())} of {len(pos)} pairs missing)")
-    out = items_df[cols].to_numpy(np.float32)[pos]
-    return out[0] if scalar else out
+    def __init__(self, items_df: pd.DataFrame) -> None:
+        self.columns = feature_columns(items_df)
+        self.values = items_df[self.columns].to_numpy(np.float32)
+        self._index = pd.Index(self._key(items_df["video_id"].to_numpy(), items_df["date"].to_numpy()))
+        if not self._index.is_unique:
+            raise ValueError("item_features: (video_id, date) pairs are not unique")
+
+    @staticmethod
+    def _key(video_id: np.ndarray, date: np.ndarray) -> np.ndarray:
+        return np.asarray(video_id, dtype=np.int64) * 100_000_000 + np.asarray(date, dtype=np.int64)
+
+    def __call__(self, video_id: Any, date: Any) -> np.ndarray:
+        """float32 (n, k) rows for equal-length (or broadcastable) arrays, (k,) for two scalars."""
+        scalar = np.ndim(video_id) == 0 and np.ndim(date) == 0
+        v, d = np.broadcast_arrays(np.atleast_1d(np.asarray(video_id, dtype=np.int64)),
+                                   np.atleast_1d(np.asarray(date, dtype=np.int64)))
+        pos = self._index.get_indexer(self._key(v, d))
+        if (pos < 0).any():
+            i = int(np.flatnonzero(pos < 0)[0])
+            raise KeyError(f"item_features has no row for video_id={v[i]}, date={d[i]} "
+                           f"({int((pos < 0).sum())} of {len(pos)} pairs missing)")
+        out = self.values[pos]
+        return out[0] if scalar else out
+
+
+def item_features_for(items_df: pd.DataFrame, video_id: Any, date: Any) -> np.ndarray:
+    """f_item_* rows of item_features.parquet at (video_id, date) pairs: float32 (n, k), or (k,) for two
+    scalars; columns follow feature_columns(items_df). Raises KeyError naming the first pair the table
+    does not hold. For many lookups build one ItemFeatureLookup instead."""
+    return ItemFeatureLookup(items_df)(video_id, date)
