@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import pyarrow.parquet as pq
+import yaml
 
 ROOT = Path(__file__).resolve().parents[1]
 WORKFLOW_PARTS = ("Snakefile", "config.yaml", "rules", "scripts", "src", "schemas", "profiles", "envs",
@@ -37,11 +38,14 @@ def copy_workflow(dest: Path) -> Path:
     return dest
 
 
-def snakemake_cmd(repo: Path, workdir: Path, *args: str,
-                  config: tuple[str, ...] = ("scale=tiny",)) -> list[str]:
-    """The command line a user would type, with the tiny config and a scratch working directory."""
+def snakemake_cmd(repo: Path, workdir: Path, *args: str, config: tuple[str, ...] = ("scale=tiny",),
+                  extra_configfile: Path | None = None) -> list[str]:
+    """The command line a user would type, with the tiny config and a scratch working directory
+    (`extra_configfile` is merged over config.yaml, as a user's own config file would be)."""
     cmd = [sys.executable, "-m", "snakemake", "-s", str(repo / "Snakefile"), "--directory", str(workdir),
            "--configfile", str(repo / "config.yaml")]
+    if extra_configfile:
+        cmd.append(str(extra_configfile))
     if config:
         cmd += ["--config", *config]
     return cmd + list(args)
@@ -64,14 +68,21 @@ class Workflow:
     dataset: str = "synthetic-tiny"
     runs: list[str] = field(default_factory=list)
 
-    def cmd(self, *args: str, config: tuple[str, ...] | None = None) -> list[str]:
-        return snakemake_cmd(self.repo, self.workdir, *args, config=self.config if config is None else config)
+    def cmd(self, *args: str, config: tuple[str, ...] | None = None,
+            overrides: dict | None = None) -> list[str]:
+        extra = None
+        if overrides:
+            extra = self.repo / f"override-{len(self.runs)}.yaml"
+            extra.write_text(yaml.safe_dump(overrides), encoding="utf-8")
+        return snakemake_cmd(self.repo, self.workdir, *args, config=self.config if config is None else config,
+                             extra_configfile=extra)
 
-    def run(self, *args: str, config: tuple[str, ...] | None = None, check: bool = True,
-            timeout: float = 1200) -> subprocess.CompletedProcess:
-        """Run snakemake with `args`; on failure (check=True) raise with the tail of its output."""
-        proc = subprocess.run(self.cmd(*args, config=config), capture_output=True, text=True, env=env(),
-                              timeout=timeout)
+    def run(self, *args: str, config: tuple[str, ...] | None = None, overrides: dict | None = None,
+            check: bool = True, timeout: float = 1200) -> subprocess.CompletedProcess:
+        """Run snakemake with `args` (`overrides`: config keys merged over config.yaml, nested allowed);
+        on failure (check=True) raise with the tail of its output."""
+        proc = subprocess.run(self.cmd(*args, config=config, overrides=overrides), capture_output=True,
+                              text=True, env=env(), timeout=timeout)
         out = proc.stdout + proc.stderr
         self.runs.append(out)
         if check and proc.returncode != 0:
@@ -79,9 +90,9 @@ class Workflow:
                                  f"{self.workdir}:\n{out[-6000:]}")
         return proc
 
-    def dry_run(self, *args: str, config: tuple[str, ...] | None = None) -> dict[str, int]:
+    def dry_run(self, *args: str, overrides: dict | None = None) -> dict[str, int]:
         """Jobs a dry run would execute, as {rule: count} (empty when nothing is to be done)."""
-        proc = self.run("-n", *args, config=config)
+        proc = self.run("-n", *args, overrides=overrides)
         jobs = jobs_of(proc.stdout + proc.stderr)
         jobs.pop("all", None)
         return jobs
