@@ -5,9 +5,9 @@ Find w minimising the distance between observed and simulated session embeddings
     across candidate w), so the loss is a deterministic function of w;
   - the norm of w is free (it is the inverse noise scale; fixing it biases the direction), so the search
     runs on sphere x log-scale: theta = (x in R^K, log r), w = r * x / |x|;
-  - loss `moments`: squared distance of the mean embeddings, each coordinate divided by its observed spread
-    across sessions; loss `mmd`: MMD^2 with an RBF kernel on standardised embeddings, computed with fixed
-    random Fourier features (linear in the number of sessions, exact in expectation);
+  - loss `moments`: squared Mahalanobis distance of the mean embeddings (whitened by the observed
+    across-session covariance); loss `mmd`: MMD^2 with an RBF kernel on whitened embeddings, computed
+    with fixed random Fourier features (linear in the number of sessions, exact in expectation);
   - derivative-free multi-start CMA-ES (`restarts` starts from seeded random directions);
   - 95% intervals: bootstrap over sessions (multinomial session weights, each resample re-optimised from
     the estimate on the same simulated pools);
@@ -34,8 +34,12 @@ from vmrec.value_model.simulator import Pools, Simulator
 log = logging.getLogger("vmrec")
 
 LOSSES = ("moments", "mmd")
-WEAK_CONDITION = 1e3
+WEAK_CONDITION = 30.0
 """Jacobian condition number above which w counts as weakly identified."""
+RANK_TOLERANCE = 0.05
+"""Singular values below this fraction of the largest do not count towards the Jacobian rank: the
+simulated moments are piecewise constant in w (finite sessions), so finite differences carry noise of a
+few percent and a stricter tolerance would call a flat direction identified."""
 
 
 class EstimationError(ValueError):
@@ -69,7 +73,14 @@ class EmbeddingLoss:
             raise EstimationError(f"value_model.loss must be one of {LOSSES}; found {kind!r}")
         self.kind = kind
         self.mu = obs.mean(0)
-        self.sd = obs.std(0).clamp(min=1e-4)
+        # whiten with the across-session covariance of the observed embeddings (efficient GMM weighting):
+        # the heads are strongly correlated, and a diagonal weighting drowns the directions that
+        # separate them; eigenvalues are floored at 1e-6 of the largest
+        X = (obs - self.mu).double()
+        cov = X.T @ X / max(len(X) - 1, 1)
+        evals, evecs = torch.linalg.eigh(cov)
+        evals = evals.clamp(min=float(evals.max()) * 1e-6 + 1e-12)
+        self.whiten = (evecs / evals.sqrt()).float()
         self.obs = obs
         if kind == "mmd":
             g = torch.Generator().manual_seed(seed)
@@ -82,7 +93,7 @@ class EmbeddingLoss:
         self._obs_stat = self.stat(obs)
 
     def features(self, E: torch.Tensor) -> torch.Tensor:
-        Z = (E - self.mu) / self.sd
+        Z = (E - self.mu) @ self.whiten
         if self.kind == "moments":
             return Z
         return torch.cos(Z @ self.W + self.b) * np.sqrt(2.0 / self.W.shape[1])
@@ -185,7 +196,7 @@ def identification(obj: Objective, w: np.ndarray, step: float = 0.05) -> dict:
     cols.append((obj.residual(u * r * np.exp(step)) - obj.residual(u * r * np.exp(-step))) / (2 * step))
     J = np.stack(cols, axis=1)
     s = np.linalg.svd(J, compute_uv=False)
-    tol = s[0] * 1e-3 if s[0] > 0 else 1.0
+    tol = s[0] * RANK_TOLERANCE if s[0] > 0 else 1.0
     rank = int((s > tol).sum())
     cond = float(s[0] / s[-1]) if s[-1] > 0 else float("inf")
     weak = rank < K or cond > WEAK_CONDITION
