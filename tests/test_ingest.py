@@ -12,6 +12,7 @@ from zoneinfo import ZoneInfo
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute  # noqa: F401  (pa.compute)
 import pyarrow.parquet as pq
 import pytest
 
@@ -438,3 +439,19 @@ def test_copy_of_raw_is_not_needed(raw, tmp_path):
     finally:
         os.chmod(raw, 0o755)
     shutil.rmtree(tmp_path / "t")
+
+
+def test_duplicate_detection_is_exact(tiny_raw_dir):
+    """The hash-based duplicate finder agrees with pandas' exact duplicated() on the tiny big matrix,
+    including rows that differ in a single column."""
+    from vmrec.ingest import _DUP_KEYS, _duplicate_mask
+
+    big = read_table(tiny_raw_dir / "big_matrix.csv")
+    extra = big.slice(0, 50)
+    i = extra.schema.get_field_index("watch_ratio")
+    tweaked = extra.set_column(i, extra.schema.field(i), pa.compute.add(extra["watch_ratio"], 1e-12))
+    t = pa.concat_tables([big, extra, tweaked])
+    expected = t.select(list(_DUP_KEYS)).to_pandas().duplicated(keep="first").to_numpy()
+    got = _duplicate_mask(t)
+    assert expected.sum() >= 50
+    np.testing.assert_array_equal(got, expected)

@@ -268,11 +268,19 @@ def _fail(where: _Where, column: str | None, rows: np.ndarray | Sequence[int], v
     raise IngestError(f"{where.path}{col}: expected {expected}; {n} row(s) violate it ({pairs})")
 
 
-def _check_mask(where: _Where, column: str, bad: np.ndarray, values: np.ndarray, expected: str) -> None:
-    """Fail if any entry of the boolean mask `bad` is set."""
+def _check_mask(where: _Where, column: str, bad: np.ndarray, values: np.ndarray | pa.ChunkedArray | None,
+                expected: str) -> None:
+    """Fail if any entry of the mask `bad` is set; `values` (None: empty fields) are read only then."""
     if bad.any():
         idx = np.flatnonzero(bad)
-        _fail(where, column, idx[:MAX_SHOWN], values[idx[:MAX_SHOWN]].tolist(), expected, total=len(idx))
+        shown = idx[:MAX_SHOWN]
+        if values is None:
+            vals = [""] * len(shown)
+        elif isinstance(values, np.ndarray):
+            vals = values[shown].tolist()
+        else:
+            vals = values.take(pa.array(shown)).to_pylist()
+        _fail(where, column, shown, vals, expected, total=len(idx))
 
 
 # --- header ------------------------------------------------------------------------------------------
@@ -400,14 +408,15 @@ def _diagnose(path: Path, spec: FileSpec, types: dict[str, pa.DataType], data: b
     return IngestError(f"{path}: Arrow could not parse lines {first_line}..{last_line}: {arrow_error}")
 
 
-def _parse(path: Path, spec: FileSpec, schema: pa.Schema, data: bytes, first_line: int,
+def _parse(path: Path, spec: FileSpec, schema: pa.Schema, data: bytes | memoryview, first_line: int,
            header_row: bool, ends_file: bool) -> pa.Table:
     """Parse one block of CSV bytes with Arrow; on failure raise an IngestError that locates the problem."""
     read, parse, convert = _options(spec, schema, header_row, multiline=not spec.matrix)
     try:
-        return pa_csv.read_csv(pa.BufferReader(data), read_options=read, parse_options=parse,
+        return pa_csv.read_csv(pa.BufferReader(pa.py_buffer(data)), read_options=read, parse_options=parse,
                                convert_options=convert)
     except (pa.ArrowInvalid, UnicodeDecodeError) as e:
+        data = bytes(data)
         body = data.split(b"\n", 1)[1] if header_row and b"\n" in data else (b"" if header_row else data)
         raise _diagnose(path, spec, convert.column_types, body, first_line, ends_file, e) from None
 
@@ -445,7 +454,8 @@ def _read_blocks(path: Path, spec: FileSpec, schema: pa.Schema) -> Iterator[tupl
             if cut == 0:  # no newline in a whole chunk: keep reading
                 rest = data
                 continue
-            block, rest = data[:cut], data[cut:]
+            block = memoryview(data)[:cut]
+            rest = data[cut:]
             table = _parse(path, spec, schema, block, line, header_row=False, ends_file=eof)
             yield table, _Where(path, line, True), False
             line += table.num_rows
@@ -509,8 +519,8 @@ def _convert_column(where: _Where, col: Col, arr: pa.ChunkedArray, f: pa.Field) 
             out = pc.replace_substring(out, _CR_PLACEHOLDER, "\r")
         if col.allowed is not None:
             bad = pc.and_(pc.invert(pc.is_in(out, pa.array(col.allowed))), pc.is_valid(out))
-            _check_mask(where, col.name, bad.to_numpy(zero_copy_only=False),
-                        np.asarray(out.to_pylist(), dtype=object), f"one of {list(col.allowed)}")
+            _check_mask(where, col.name, bad.to_numpy(zero_copy_only=False), out,
+                        f"one of {list(col.allowed)}")
     elif pa.types.is_integer(t) and pa.types.is_floating(arr.type):
         x = _np(arr, np.nan)
         nulls = np.isnan(x)
@@ -529,7 +539,7 @@ def _convert_column(where: _Where, col: Col, arr: pa.ChunkedArray, f: pa.Field) 
         _check_mask(where, col.name, ~np.isfinite(x), x, "a finite number")
     if not f.nullable and out.null_count:
         bad = _null_mask(out)
-        _check_mask(where, col.name, bad, np.full(len(bad), "", dtype=object), "a value (no empty field)")
+        _check_mask(where, col.name, bad, None, "a value (no empty field)")
     if (col.min is not None or col.max is not None) and (pa.types.is_integer(t) or pa.types.is_floating(t)):
         x = _np(out, col.min if col.min is not None else 0)
         lo = col.min if col.min is not None else -np.inf
@@ -588,10 +598,10 @@ def _convert_matrix(where: _Where, spec: FileSpec, raw: pa.Table, schema: pa.Sch
     ts_null, date_null, time_null = _null_mask(ts_arr), _null_mask(date_arr), _null_mask(time_arr)
     if spec.time_required:
         for name, nulls in (("timestamp", ts_null), ("date", date_null), ("time", time_null)):
-            _check_mask(where, name, nulls, np.full(n, "", dtype=object), "a value (no empty field)")
+            _check_mask(where, name, nulls, None, "a value (no empty field)")
     else:
         odd = (ts_null != date_null) | (ts_null != time_null)
-        _check_mask(where, "timestamp", odd, np.asarray(ts_arr.to_pylist(), dtype=object),
+        _check_mask(where, "timestamp", odd, ts_arr,
                     "time, date and timestamp to be all empty or all present")
     ts = _np(ts_arr, 0.0)
     _check_mask(where, "timestamp", ~np.isfinite(ts) | (ts < 0), ts, "finite epoch seconds >= 0")
@@ -602,15 +612,22 @@ def _convert_matrix(where: _Where, spec: FileSpec, raw: pa.Table, schema: pa.Sch
     local_ms = _np(local_naive.cast(pa.int64()))
     time_ms = _np(time_arr.cast(pa.int64()))
     bad = ~ts_null & (np.abs(time_ms - local_ms) > TIME_TOL_MS)
-    _check_mask(where, "time", bad, np.asarray(time_arr.cast(pa.string()).to_pylist(), dtype=object)
-                if bad.any() else time_ms, f"time == timestamp in {TIMEZONE} (within {TIME_TOL_MS} ms)")
+    _check_mask(where, "time", bad, time_arr, f"time == timestamp in {TIMEZONE} (within {TIME_TOL_MS} ms)")
 
-    date_f = _np(date_arr, 0.0)
-    _check_mask(where, "date", ~date_null & ((date_f != np.floor(date_f)) | ~np.isfinite(date_f)), date_f,
-                "an integer date YYYYMMDD")
-    date_i = date_f.astype(np.int64)
-    days, valid = _civil_days(date_i)
-    _check_mask(where, "date", ~date_null & ~valid, date_i, "a calendar date YYYYMMDD")
+    # a block holds a few dozen distinct dates: validate those, then map every row by hash lookup
+    distinct = pc.unique(date_arr).drop_null()
+    dist_f = distinct.to_numpy()
+    bad_f = (dist_f != np.floor(dist_f)) | ~np.isfinite(dist_f)
+    if bad_f.any():
+        _check_mask(where, "date", pc.is_in(date_arr, distinct.filter(pa.array(bad_f))).to_numpy(
+            zero_copy_only=False), date_arr, "an integer date YYYYMMDD")
+    dist_days, valid = _civil_days(dist_f.astype(np.int64))
+    if not valid.all():
+        _check_mask(where, "date", pc.is_in(date_arr, distinct.filter(pa.array(~valid))).to_numpy(
+            zero_copy_only=False), date_arr, "a calendar date YYYYMMDD")
+    pos = _np(pc.index_in(date_arr, value_set=distinct), 0)
+    date_i = dist_f.astype(np.int32)[pos] if len(dist_f) else np.zeros(n, np.int32)
+    days = dist_days[pos] if len(dist_f) else np.zeros(n, np.int64)
     local_days = np.floor_divide(local_ms, 86_400_000)
     stats.date_mismatch += int((~date_null & (days != local_days)).sum())
     stats.no_time += int(ts_null.sum())
@@ -620,8 +637,7 @@ def _convert_matrix(where: _Where, spec: FileSpec, raw: pa.Table, schema: pa.Sch
         **cols,
         "timestamp": ts_arr,
         "time_local": local,
-        "date": pa.array(date_i.astype(np.int32), type=pa.int32(),
-                         mask=date_null if date_null.any() else None),
+        "date": pa.array(date_i, type=pa.int32(), mask=date_null if date_null.any() else None),
         "csv_row": pa.array(np.arange(row0, row0 + n, dtype=np.int64)),
     }
     return pa.Table.from_arrays([arrays[f.name] for f in schema], schema=schema)
@@ -640,13 +656,53 @@ def _check_unique(where: _Where, table: pa.Table, keys: tuple[str, ...]) -> None
     _fail(where, "+".join(keys), idx[:MAX_SHOWN], vals, f"unique ({', '.join(keys)})", total=len(idx))
 
 
+_DUP_KEYS = ("user_id", "video_id", "play_duration", "video_duration", "timestamp", "date", "watch_ratio")
+"""Columns compared for exact duplicates (every CSV column; `time` is checked to follow timestamp)."""
+
+
+def _key_words(table: pa.Table) -> list[np.ndarray]:
+    """Each duplicate-key column as uint64 words (nulls as a fixed pattern), equal iff values are equal."""
+    words = []
+    for k in _DUP_KEYS:
+        col = table[k]
+        if pa.types.is_floating(col.type):
+            x = _np(col, np.nan).view(np.uint64)
+        else:
+            x = _np(col, -1).astype(np.int64).view(np.uint64)
+        words.append(x)
+    return words
+
+
 def _duplicate_mask(table: pa.Table) -> np.ndarray:
-    """True for rows that exactly repeat an earlier row (all CSV columns; time follows timestamp)."""
+    """True for rows that exactly repeat an earlier row (same value in every column of _DUP_KEYS).
+
+    A 64-bit row hash finds the candidates in one hash-table pass; each candidate is then compared
+    column by column with the first row of its hash, so the result is exact (a hash collision only
+    costs a slower exact pass)."""
     import pandas as pd
 
-    keys = ["user_id", "video_id", "play_duration", "video_duration", "timestamp", "date", "watch_ratio"]
-    df = pd.DataFrame({k: table[k].to_numpy() if not table[k].null_count else table[k].to_pandas()
-                       for k in keys}, copy=False)
+    words = _key_words(table)
+    h = np.full(table.num_rows, 0x9E3779B97F4A7C15, dtype=np.uint64)
+    for x in words:  # splitmix64-style mixing of each column into the row hash
+        h ^= x
+        h *= np.uint64(0xBF58476D1CE4E5B9)
+        h ^= h >> np.uint64(31)
+    codes, uniques = pd.factorize(h)
+    if len(uniques) == len(h):
+        return np.zeros(len(h), dtype=bool)
+    first = np.empty(len(uniques), dtype=np.int64)
+    first[codes[::-1]] = np.arange(len(h) - 1, -1, -1)  # the earliest row of each hash wins
+    cand = np.flatnonzero(first[codes] != np.arange(len(h)))
+    ref = first[codes[cand]]
+    same = np.ones(len(cand), dtype=bool)
+    for x in words:
+        same &= x[cand] == x[ref]
+    if same.all():
+        dup = np.zeros(len(h), dtype=bool)
+        dup[cand] = True
+        return dup
+    log.warning("row-hash collision among %d rows: exact duplicate pass", int((~same).sum()))
+    df = pd.DataFrame({k: w for k, w in zip(_DUP_KEYS, words, strict=True)})
     return df.duplicated(keep="first").to_numpy()
 
 
