@@ -1,7 +1,5 @@
 """Rule synthesize: write a synthetic KuaiRec 2.0 (7 CSVs) with planted ground truth (truth/)."""
 
-from __future__ import annotations
-
 import json
 import logging
 from pathlib import Path

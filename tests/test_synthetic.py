@@ -83,34 +83,32 @@ def test_interaction_formats(tiny_raw):
         assert not raw.startswith(b"\xef\xbb\xbf") and b"\r" not in raw
         rows = _rows(data / name)
         assert rows[0] == INTER_HEADER, name
-        body = rows[1:]
-        digits = {1: 0, 2: 0, 3: 0}
-        missing = 0
-        for i, (u, v, p, d, t, date, ts, r) in enumerate(body):
-            where = f"{name} row {i}"
-            assert u.isdigit() and v.isdigit() and p.isdigit() and d.isdigit(), where
-            assert int(d) >= 140, where
-            assert r == repr(int(p) / int(d)), f"{where}: watch_ratio {r!r} is not repr(p / d)"
-            if small and t == "":
-                assert date == "" and ts == "", where
-                missing += 1
-                continue
-            assert TIME_RE.match(t), f"{where}: time {t!r}"
-            assert STAMP_RE.match(ts), f"{where}: timestamp {ts!r}"
-            digits[len(t.split(".")[1])] += 1
-            assert not t.endswith("0") or t.endswith(".0"), f"{where}: trailing zero in {t!r}"
-            assert t.split(".")[1] == ts.split(".")[1], where
-            local = pd.Timestamp(float(ts), unit="s", tz="UTC").tz_convert("Asia/Shanghai")
-            assert local.strftime("%Y-%m-%d %H:%M:%S") == t.split(".")[0], f"{where}: time != timestamp + 8h"
-            if small:
-                assert re.fullmatch(r"2020\d{4}\.0", date), f"{where}: date {date!r}"
-            else:
-                assert re.fullmatch(r"2020\d{4}", date), f"{where}: date {date!r}"
-        assert all(digits.values()), f"{name}: fraction digit lengths {digits}"
+        df = pd.DataFrame(rows[1:], columns=INTER_HEADER)
+        for col in ("user_id", "video_id", "play_duration", "video_duration"):
+            bad = ~df[col].str.fullmatch(r"\d+")
+            assert not bad.any(), f"{name} row {bad.idxmax()}: {col} {df[col][bad.idxmax()]!r}"
+        p, d = df["play_duration"].astype(int), df["video_duration"].astype(int)
+        assert (d >= 140).all()
+        expected = [repr(a / b) for a, b in zip(p.tolist(), d.tolist(), strict=True)]
+        bad = df["watch_ratio"] != expected
+        assert not bad.any(), f"{name} row {bad.idxmax()}: watch_ratio is not repr(p / d)"
+        empty = df["time"] == ""
         if small:
-            assert 0.02 < missing / len(body) < 0.06
+            assert (df.loc[empty, ["date", "timestamp"]] == "").all().all()
+            assert 0.02 < empty.mean() < 0.06
         else:
-            assert missing == 0
+            assert not empty.any()
+        t, ts, date = df.loc[~empty, "time"], df.loc[~empty, "timestamp"], df.loc[~empty, "date"]
+        for col, pat in (("time", TIME_RE), ("timestamp", STAMP_RE)):
+            bad = ~df.loc[~empty, col].str.match(pat)
+            assert not bad.any(), f"{name} row {bad.idxmax()}: {col} {df[col][bad.idxmax()]!r}"
+        assert date.str.fullmatch(r"2020\d{4}\.0" if small else r"2020\d{4}").all(), name
+        frac = t.str.split(".").str[1]
+        assert set(frac.str.len()) == {1, 2, 3}, f"{name}: every length of fractional digits occurs"
+        assert not (frac.str.endswith("0") & (frac != "0")).any(), "trailing zeros not stripped"
+        assert (frac == ts.str.split(".").str[1]).all()
+        local = pd.to_datetime(ts.astype(float), unit="s", utc=True).dt.tz_convert("Asia/Shanghai")
+        assert (local.dt.strftime("%Y-%m-%d %H:%M:%S") == t.str.split(".").str[0]).all(), "time != ts + 8 h"
 
 
 def test_big_order_duplicates_dates_and_windows(tiny_raw):

@@ -81,6 +81,7 @@ LATENT_DIM = 8
 DUP_RATE = 0.0834  # duplicates per view -> 7.7% of big rows
 DATE_MISMATCH_RATE = 0.0012
 SMALL_MISSING_TIME = 0.039
+SMALL_MISSING_FRACTION = 17_827 / (1411 * 3327)  # unobserved cells of the small block
 STRAY_SESSION_RATE = 0.0005
 
 # --- logging policy -------------------------------------------------------------------------------
@@ -136,14 +137,17 @@ class World:
     ucat: np.ndarray  # (U,) onehot_feat1 category 0..7 (observable, shifts mu)
     ucat_eff: np.ndarray  # (8,)
     lowactive: np.ndarray  # (U,) int8
-    u_lat: np.ndarray  # (3, U, K) latent user factors for skip / watch / loop
+    u_lat: np.ndarray  # (U, 3, K) float32 latent user factors for skip / watch / loop
+    u_static: np.ndarray  # (U, 3) observable user effects on (l_s, mu, l_l)
     # videos
     dur: np.ndarray  # (V,) int64 ms
     tags: list[list[int]]
     tag_eff: np.ndarray  # (V, 3) mean tag effect on l_s, mu, l_l
     quality: np.ndarray  # (V,)
     pop: np.ndarray  # (V,) popularity weight (sums to 1)
-    v_lat: np.ndarray  # (3, V, K)
+    v_lat: np.ndarray  # (V, 3, K) float32
+    v_static: np.ndarray  # (V, 3) observable video effects on (l_s, mu, l_l)
+    pop_alias: tuple[np.ndarray, np.ndarray]  # alias table of `pop` for O(1) sampling
     small_users: np.ndarray  # sorted ids
     small_videos: np.ndarray  # sorted ids
     is_small_user: np.ndarray  # (U,) bool
@@ -191,8 +195,37 @@ def _make_world(spec: ScaleSpec, rng: np.random.Generator) -> World:
     is_su[small_users] = True
     is_sv = np.zeros(V, bool)
     is_sv[small_videos] = True
-    return World(U, V, act, ucat, ucat_eff, lowactive, u_lat, dur, tags, tag_eff, quality, pop, v_lat,
-                 small_users, small_videos, is_su, is_sv)
+    u_static = np.stack([-0.25 * act + 0.5 * lowactive, 0.12 * act + ucat_eff[ucat], 0.15 * act], axis=1)
+    v_static = np.stack([-0.4 * quality + tag_eff[:, 0], 0.2 * quality + tag_eff[:, 1],
+                         0.35 * quality + tag_eff[:, 2]], axis=1)
+    return World(U, V, act, ucat, ucat_eff, lowactive,
+                 np.ascontiguousarray(u_lat.transpose(1, 0, 2), dtype=np.float32), u_static,
+                 dur, tags, tag_eff, quality, pop,
+                 np.ascontiguousarray(v_lat.transpose(1, 0, 2), dtype=np.float32), v_static,
+                 _alias_table(pop), small_users, small_videos, is_su, is_sv)
+
+
+def _alias_table(p: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Walker's alias table of a discrete distribution (deterministic construction)."""
+    n = len(p)
+    prob = np.asarray(p, dtype=np.float64) * n / np.sum(p)
+    alias = np.arange(n)
+    small = [i for i in range(n) if prob[i] < 1.0]
+    large = [i for i in range(n) if prob[i] >= 1.0]
+    while small and large:
+        s, g = small.pop(), large.pop()
+        alias[s] = g
+        prob[g] -= 1.0 - prob[s]
+        (small if prob[g] < 1.0 else large).append(g)
+    for i in small + large:
+        prob[i] = 1.0
+    return prob, alias
+
+
+def _sample_alias(table: tuple[np.ndarray, np.ndarray], n: int, rng: np.random.Generator) -> np.ndarray:
+    prob, alias = table
+    i = rng.integers(0, len(prob), n)
+    return np.where(rng.random(n) < prob[i], i, alias[i])
 
 
 # =================================================================================================
@@ -201,16 +234,13 @@ def _make_world(spec: ScaleSpec, rng: np.random.Generator) -> World:
 def _mixture(world: World, u: np.ndarray, v: np.ndarray, hour: np.ndarray, d: np.ndarray):
     """Mixture parameters (pi_s, pi_w, pi_l, mu) of views (u, v) at local hour `hour`, duration d ms."""
     x = np.log(d / REF_DURATION_MS)
-    aff = np.einsum("cnk,cnk->cn", world.u_lat[:, u], world.v_lat[:, v])
-    act = world.act[u]
-    q = world.quality[v]
-    te = world.tag_eff[v]
+    aff = np.einsum("nck,nck->nc", world.u_lat[u], world.v_lat[v], dtype=np.float64)
+    st = world.u_static[u] + world.v_static[v]
     ang = 2 * np.pi * hour / 24.0
-    l_s = (SKIP_BIAS + 0.35 * x - 0.25 * act - 0.4 * q + te[:, 0] + 0.2 * np.cos(ang - 2 * np.pi * 3 / 24)
-           + 0.5 * world.lowactive[u] - aff[0])
-    l_l = LOOP_BIAS - 0.9 * x + 0.35 * q + 0.15 * act + te[:, 2] + aff[2]
-    mu = (np.log(WATCH_MEDIAN_MS) + WATCH_DURATION_SLOPE * x + 0.12 * act + world.ucat_eff[world.ucat[u]]
-          + 0.2 * q + te[:, 1] + 0.1 * np.cos(ang - 2 * np.pi * 21 / 24) + aff[1])
+    l_s = SKIP_BIAS + 0.35 * x + st[:, 0] + 0.2 * np.cos(ang - 2 * np.pi * 3 / 24) - aff[:, 0]
+    l_l = LOOP_BIAS - 0.9 * x + st[:, 2] + aff[:, 2]
+    mu = (np.log(WATCH_MEDIAN_MS) + WATCH_DURATION_SLOPE * x + st[:, 1]
+          + 0.1 * np.cos(ang - 2 * np.pi * 21 / 24) + aff[:, 1])
     m = np.maximum(np.maximum(l_s, l_l), 0.0)
     es, ew, el = np.exp(l_s - m), np.exp(-m), np.exp(l_l - m)
     z = es + ew + el
@@ -381,19 +411,18 @@ def _draw_pools(world: World, sess_user: np.ndarray, pool_size: np.ndarray, rng:
     Videos are drawn with replacement in proportion to popularity; repeats and excluded videos
     (small-block videos for small-block users) are dropped; the first `pool_size` distinct remain.
     """
-    cum = np.cumsum(world.pop)
     n = len(sess_user)
     have_s: list[np.ndarray] = []
     have_v: list[np.ndarray] = []
     need = pool_size.copy()
     todo = np.arange(n)
-    factor = 2.0
+    factor = 1.3
     for _ in range(50):
         if len(todo) == 0:
             break
         m = (need[todo] * factor + 8).astype(np.int64)
         s = np.repeat(todo, m)
-        v = np.minimum(np.searchsorted(cum, rng.random(len(s)) * cum[-1], side="right"), world.n_videos - 1)
+        v = _sample_alias(world.pop_alias, len(s), rng)
         ok = ~(world.is_small_user[sess_user[s]] & world.is_small_video[v])
         have_s.append(s[ok])
         have_v.append(v[ok])
@@ -463,7 +492,8 @@ def _simulate_big(world: World, spec: ScaleSpec, weights: np.ndarray, noise_scal
         u = sess_user[cs_glob]
         probs = head_probs(world, u, cv, sess_hour[cs_glob], world.dur[cv])
         score = probs @ weights + noise_scale * rng.gumbel(size=len(cv))
-        order = np.lexsort((-score, cs))
+        span = 2.0 * np.abs(score).max() + 1.0
+        order = np.argsort(cs * span - score)
         cs, cv, probs, cs_glob = cs[order], cv[order], probs[order], cs_glob[order]
         counts = np.bincount(cs, minlength=len(idx))
         rank = np.arange(len(cs)) - np.repeat(np.cumsum(counts) - counts, counts)
@@ -536,12 +566,24 @@ class SmallLog:
     probs: np.ndarray
 
 
+def _missing_per_user(n_users: int, n_videos: int, rng: np.random.Generator) -> np.ndarray:
+    """Blocked (missing) small cells per user: 0..32 at full scale (scaled down with the block), in
+    total SMALL_MISSING_FRACTION of the block (exactly 17,827 cells at full scale, as in the release)."""
+    cap = max(1, round(32 * n_videos / 3327))
+    total = min(round(SMALL_MISSING_FRACTION * n_users * n_videos), cap * n_users)
+    counts = rng.multinomial(total, np.full(n_users, 1.0 / n_users))
+    while (over := np.maximum(counts - cap, 0)).any():
+        counts -= over
+        free = np.flatnonzero(counts < cap)
+        counts += np.bincount(rng.choice(free, size=int(over.sum())), minlength=n_users)
+    return counts
+
+
 def _simulate_small(world: World, spec: ScaleSpec, rng: np.random.Generator) -> SmallLog:
     su, sv = world.small_users, world.small_videos
     n_sv = len(sv)
     # 0..max_missing blocked (missing) cells per user, mean 0.38% of the row
-    max_missing = max(1, round(32 * n_sv / 3327))
-    n_missing = np.minimum(rng.poisson(0.0038 * n_sv, len(su)), max_missing)
+    n_missing = _missing_per_user(len(su), n_sv, rng)
     keep = np.ones((len(su), n_sv), bool)
     for i, k in enumerate(n_missing.tolist()):
         if k:
@@ -579,11 +621,10 @@ def float_repr(x: np.ndarray) -> pa.Array:
     has_point = pc.or_(pc.match_substring(s, "."), pc.match_substring(s, "e"))
     special = pc.or_(pc.match_substring(s, "n"), pc.match_substring(s, "i"))
     s = pc.if_else(pc.or_(has_point, special), s, pc.binary_join_element_wise(s, ".0", ""))
-    small = np.flatnonzero((np.abs(x) < 1e-4) & (x != 0))
-    if len(small):
-        vals = s.to_numpy(zero_copy_only=False).astype(object)
-        vals[small] = [repr(float(v)) for v in x[small]]
-        s = pa.array(vals, pa.string())
+    small = (np.abs(x) < 1e-4) & (x != 0)
+    if small.any():
+        fixed = pa.array([repr(float(v)) for v in x[small]], pa.string())
+        s = pc.replace_with_mask(s, pa.array(small), fixed)
     return s
 
 
