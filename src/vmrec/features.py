@@ -616,9 +616,16 @@ def build_edge_table(tables_dir: Path, out_edges: Path, out_columns: Path, out_i
     date_all = day_to_yyyymmdd(vday)
     n_ctx, n_user, n_item = ctx_t.shape[0], umat_t.shape[0], imat_t.shape[0]
     with _timed("write edges"), atomic_path(out_edges) as tmp:
-        with pq.ParquetWriter(tmp, schema) as writer:
+        # dictionary-encode only the low-cardinality columns: small files without paying for it on
+        # continuous ones (user features take at most one value per user)
+        ctx_binary = ((ctx_t == 0) | (ctx_t == 1)).all(axis=1)
+        item_binary = ((imat_t == 0) | (imat_t == 1)).all(axis=1)
+        low_card = ["source", "split", *HEADS, *udesc,
+                    *(c for c, b in zip(feature_names[:n_ctx], ctx_binary, strict=True) if b),
+                    *(c for c, b in zip(idesc, item_binary, strict=True) if b)]
+        with pq.ParquetWriter(tmp, schema, use_dictionary=low_card) as writer:
             starts = range(0, max(n, 1), CHUNK_ROWS)
-            for a in tqdm(starts, desc="edges", unit="chunk", disable=None):
+            for a in tqdm(starts, desc="edges", unit="chunk", mininterval=5):
                 sl = slice(a, min(a + CHUNK_ROWS, n))
                 ts = ts_all[sl]
                 cols: list[pa.Array] = [
