@@ -28,6 +28,7 @@ import os
 import re
 import tempfile
 from collections.abc import Iterator, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -806,6 +807,9 @@ def ingest_all(raw_dir: str | Path, out_dir: str | Path, duplicates: str = "keep
     temps: dict[str, Path] = {}
     ids: dict[tuple[str, str], pa.Array] = {}
     id_columns = set(ID_REFERENCES) | set(ID_REFERENCES.values())
+    # Parquet encoding runs in a background thread while the next file is parsed (Arrow releases the GIL)
+    writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="ingest-write")
+    writes: list[Future] = []
     try:
         for fname in tqdm(RAW_FILES, desc="ingest", unit="file"):
             stem = Path(fname).stem
@@ -816,19 +820,34 @@ def ingest_all(raw_dir: str | Path, out_dir: str | Path, duplicates: str = "keep
             fd, tmp = tempfile.mkstemp(prefix=f".{stem}.parquet.", suffix=".tmp", dir=out_dir)
             os.close(fd)
             temps[stem] = Path(tmp)
-            pq.write_table(table, tmp)
             log.info("%s: %d rows x %d columns -> %s.parquet; nulls: %s", fname, table.num_rows,
                      table.num_columns, stem, _null_counts(table) or "none")
+            writes.append(writer.submit(_write_table, table, Path(tmp), SPECS[stem]))
             del table
+            for w in writes:  # surface a failed write early
+                if w.done():
+                    w.result()
+        for w in writes:
+            w.result()
         _check_references(raw_dir, temps, ids)
         final = {stem: out_dir / f"{stem}.parquet" for stem in temps}
         for stem, tmp in temps.items():
             os.replace(tmp, final[stem])
         return final
     finally:
+        writer.shutdown(wait=True, cancel_futures=True)
         for tmp in temps.values():
             if tmp.exists():
                 tmp.unlink()
+
+
+def _write_table(table: pa.Table, path: Path, spec: FileSpec) -> None:
+    """Write one table; dictionary-encode only the few-valued columns of the big matrices (dictionary
+    attempts on near-unique floats such as timestamp or watch_ratio cost time and save nothing)."""
+    dictionary: bool | list[str] = True
+    if spec.matrix:
+        dictionary = ["user_id", "video_id", "video_duration", "date"]
+    pq.write_table(table, path, use_dictionary=dictionary)
 
 
 def ingest_file_rows(paths: dict[str, Path]) -> dict[str, int]:
