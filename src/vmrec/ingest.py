@@ -152,8 +152,16 @@ SPECS: dict[str, FileSpec] = {
         ),
     )
 }
-assert tuple(f"{s}.csv" for s in SPECS) == tuple(sorted(RAW_FILES, key=lambda f: list(SPECS).index(f[:-4])))
-"""Every raw file has a spec."""
+assert {f"{s}.csv" for s in SPECS} == set(RAW_FILES), "every raw file needs a spec"
+
+_MATRIX_RULES: dict[str, Col] = {
+    "user_id": Col("user_id", min=0),
+    "video_id": Col("video_id", min=0),
+    "play_duration": Col("play_duration", min=0),
+    "video_duration": Col("video_duration", min=0, min_exclusive=True),
+    "watch_ratio": Col("watch_ratio", min=0),
+}
+"""Value rules of the interaction matrices' plain columns (time columns are checked together)."""
 
 
 # --- contract types --------------------------------------------------------------------------------
@@ -582,12 +590,8 @@ def _convert_matrix(where: _Where, spec: FileSpec, raw: pa.Table, schema: pa.Sch
                     stats: _MatrixStats) -> pa.Table:
     """Validate one block of an interaction matrix and derive time_local, date and csv_row."""
     n = raw.num_rows
-    cols = {}
-    for name in ("user_id", "video_id", "play_duration", "video_duration", "watch_ratio"):
-        f = schema.field(name)
-        rule = {"user_id": Col(name, min=0), "video_id": Col(name, min=0), "play_duration": Col(name, min=0),
-                "video_duration": Col(name, min=0, min_exclusive=True), "watch_ratio": Col(name, min=0)}[name]
-        cols[name] = _convert_column(where, rule, raw[name], f)
+    cols = {name: _convert_column(where, rule, raw[name], schema.field(name))
+            for name, rule in _MATRIX_RULES.items()}
     p = _np(cols["play_duration"]).astype(np.float64)
     d = _np(cols["video_duration"]).astype(np.float64)
     wr = _np(cols["watch_ratio"])
@@ -848,11 +852,6 @@ def _write_table(table: pa.Table, path: Path, spec: FileSpec) -> None:
     if spec.matrix:
         dictionary = ["user_id", "video_id", "video_duration", "date"]
     pq.write_table(table, path, use_dictionary=dictionary)
-
-
-def ingest_file_rows(paths: dict[str, Path]) -> dict[str, int]:
-    """Row counts of written tables (from Parquet metadata)."""
-    return {stem: pq.ParquetFile(p).metadata.num_rows for stem, p in paths.items()}
 
 
 __all__ = ["IngestError", "SPECS", "arrow_type", "contract_schema", "ingest_all", "read_table",
