@@ -10,6 +10,10 @@ Leakage rules, and how this module keeps them:
   equal that table at (video_id, date);
 - no encoding uses a label (high-cardinality user categories get frequency encodings).
 
+Context features assume `timestamp` marks the start of a view (as the synthetic generator writes it):
+the gap since the user's previous view then holds the previous play, never this one's. (Time to the
+NEXT view would leak this view's play duration; it is not a feature.)
+
 The view's date is its `date` partition label (the day item_daily_features counts it in); where the
 local calendar day of its timestamp is earlier, that earlier day is used. Small rows without any time
 use the first date of the data (no daily statistic is older, so all daily features are missing there).
@@ -594,11 +598,12 @@ def build_edge_table(tables_dir: Path, out_edges: Path, out_columns: Path, out_i
                              "daily statistics come from dates strictly before it"),
         "split": (pa.string(), "train | val | test (big, by timestamp) | small"),
     }
+    lc = {k: f"{float(v):g}" for k, v in labels.items()}
     label_desc = {
-        "y_complete": "play >= complete_ratio * duration",
-        "y_long": "play >= duration if duration <= long_seconds else play >= long_seconds",
-        "y_rewatch": "play >= rewatch_ratio * duration",
-        "y_neg": "play < min(neg_seconds, duration)",
+        "y_complete": f"play >= {lc['complete_ratio']} * duration",
+        "y_long": f"play >= min(duration, {lc['long_seconds']} s)",
+        "y_rewatch": f"play >= {lc['rewatch_ratio']} * duration",
+        "y_neg": f"play < min({lc['neg_seconds']} s, duration)",
     }
     if list(id_cols) != list(EDGE_ID_COLUMNS):
         raise AssertionError(f"edge id columns {list(id_cols)} differ from contracts {list(EDGE_ID_COLUMNS)}")
@@ -645,7 +650,7 @@ def build_edge_table(tables_dir: Path, out_edges: Path, out_columns: Path, out_i
                 writer.write_table(pa.Table.from_arrays(cols, schema=schema))
     assert n_ctx + n_user + n_item == len(feature_names)
 
-    rows = [(c, str(t), "id", d) for c, (t, d) in id_cols.items()]
+    rows = [(c, EDGE_ID_COLUMNS[c], "id", d) for c, (_, d) in id_cols.items()]
     rows += [(h, "int8", "label", label_desc[h]) for h in HEADS]
     rows += [(f, "float32", feature_group(f), desc[f]) for f in feature_names]
     write_text(pd.DataFrame(rows, columns=["name", "dtype", "group", "description"]).to_csv(index=False),
