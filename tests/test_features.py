@@ -170,8 +170,21 @@ def test_item_daily_stats_use_only_earlier_days(base, tmp_path):
 
 
 def test_context_uses_timestamps_only(base, tmp_path):
-    """The view's date label does not move the context features; only timestamps do."""
+    """Changing everything of a view but its user and timestamp leaves f_ctx_* unchanged."""
     tables, edges, _, _ = base
+
+    def scramble(t: pa.Table) -> pa.Table:
+        rng = np.random.default_rng(5)
+        for c in ("play_duration", "video_duration", "video_id"):
+            i = t.schema.get_field_index(c)
+            t = t.set_column(i, c, pa.array(rng.permutation(t.column(c).to_numpy()), t.schema.field(c).type))
+        i = t.schema.get_field_index("date")
+        return t.set_column(i, "date", pc.subtract(t.column("date"), 1))  # 20200706 -> 20200705 etc.
+
+    edges2, _, _ = build(edit_table(tables, tmp_path / "t", "big_matrix", scramble), tmp_path / "o")
+    ctx = feature_columns(edges, groups=("f_ctx_",))
+    pd.testing.assert_frame_equal(edges[ctx], edges2[ctx])
+    assert (edges["date"] != edges2["date"]).any()
     ctx = feature_columns(edges, groups=("f_ctx_",))
     assert {"f_ctx_hour_sin", "f_ctx_log_gap", "f_ctx_log_views_so_far"} <= set(ctx)
     small = edges[edges["source"] == "small"]
