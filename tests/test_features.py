@@ -276,3 +276,26 @@ def test_context_features_do_not_depend_on_row_order():
     i = int(np.flatnonzero(timed)[7])
     earlier = int(((user == user[i]) & timed & (ts < ts[i])).sum())
     assert shuffled.cols["f_ctx_log_views_so_far"][i] == np.float32(np.log1p(earlier))
+
+
+def test_bad_input_errors_name_table_and_column(base, tmp_path):
+    tables, _, _, _ = base
+
+    def bad_date(t: pa.Table) -> pa.Table:
+        i = t.schema.get_field_index("date")
+        return t.set_column(i, "date", pa.array(np.full(len(t), 20201340, np.int32)))
+
+    with pytest.raises(ValueError, match=r"item_daily_features\.date: expected YYYYMMDD.*20201340"):
+        build(edit_table(tables, tmp_path / "a", "item_daily_features", bad_date), tmp_path / "oa")
+
+    def null_user(t: pa.Table) -> pa.Table:
+        i = t.schema.get_field_index("user_id")
+        return t.set_column(i, "user_id", pa.array([None] * len(t), pa.int32()))
+
+    with pytest.raises(ValueError, match=r"big_matrix\.user_id: \d+ null"):
+        build(edit_table(tables, tmp_path / "b", "big_matrix", null_user), tmp_path / "ob")
+    with pytest.raises(FileNotFoundError, match="social_network"):
+        shutil.copytree(tables, tmp_path / "c")
+        (tmp_path / "c" / "social_network.parquet").unlink()
+        build(tmp_path / "c", tmp_path / "oc")
+    assert not (tmp_path / "oc" / "edges.parquet").exists()

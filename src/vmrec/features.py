@@ -143,17 +143,18 @@ def _read(tables_dir: Path, stem: str, columns: Sequence[str] | None = None) -> 
     if not path.exists():
         raise FileNotFoundError(f"ingested table {stem} not found: expected {path}")
     table = pq.read_table(path, columns=list(columns) if columns is not None else None)
-    return table
+    return table.replace_schema_metadata({**(table.schema.metadata or {}), b"vmrec_stem": stem.encode()})
 
 
 def _np(table: pa.Table, name: str, dtype: Any = np.float64) -> np.ndarray:
     """Column as a numpy array; nulls become NaN (float dtypes) - so ask for float where nullable."""
     col = table.column(name)
+    where = f"{(table.schema.metadata or {}).get(b'vmrec_stem', b'?').decode()}.{name}"
     if np.issubdtype(np.dtype(dtype), np.floating):
         col = pc.cast(col, pa.float64())
         return col.to_numpy(zero_copy_only=False).astype(dtype, copy=False)
     if col.null_count:
-        raise ValueError(f"column {name}: {col.null_count} null values where none are allowed")
+        raise ValueError(f"column {where}: {col.null_count} null values where none are allowed")
     return col.to_numpy(zero_copy_only=False).astype(dtype, copy=False)
 
 
@@ -161,8 +162,9 @@ def _slug(value: str) -> str:
     return re.sub(r"[^0-9a-z]+", "_", str(value).lower()).strip("_") or "empty"
 
 
-def yyyymmdd_to_day(dates: np.ndarray) -> np.ndarray:
-    """YYYYMMDD numbers (float, NaN = missing) -> days since 1970-01-01 (float, NaN kept)."""
+def yyyymmdd_to_day(dates: np.ndarray, where: str = "date") -> np.ndarray:
+    """YYYYMMDD numbers (float, NaN = missing) -> days since 1970-01-01 (float, NaN kept).
+    `where` names the column in error messages."""
     d = np.asarray(dates, dtype=np.float64)
     out = np.full(d.shape, np.nan)
     ok = ~np.isnan(d)
@@ -171,7 +173,7 @@ def yyyymmdd_to_day(dates: np.ndarray) -> np.ndarray:
         parsed = pd.to_datetime(pd.Series(uniq.astype(str)), format="%Y%m%d", errors="coerce")
         if parsed.isna().any():
             bad = uniq[parsed.isna().to_numpy()][:5].tolist()
-            raise ValueError(f"date: expected YYYYMMDD values, found {bad}")
+            raise ValueError(f"{where}: expected YYYYMMDD dates, found {bad}")
         days = (parsed.to_numpy().astype("datetime64[D]").astype(np.int64)).astype(np.float64)
         out[ok] = days[inv]
     return out
@@ -353,7 +355,7 @@ def item_feature_grid(tables_dir: Path, videos: np.ndarray, days: np.ndarray,
                          "play_duration", "play_progress", "reduce_similar_cnt", *DAILY_COUNTS})
     dt = _read(tables_dir, "item_daily_features", daily_cols)
     dv = _np(dt, "video_id", np.int64)
-    dday = yyyymmdd_to_day(_np(dt, "date"))
+    dday = yyyymmdd_to_day(_np(dt, "date"), "item_daily_features.date")
     if np.isnan(dday).any():
         raise ValueError(f"item_daily_features.date: {int(np.isnan(dday).sum())} empty values")
     order = np.lexsort((dday, dv))
@@ -498,9 +500,9 @@ def _interactions(tables_dir: Path, stem: str) -> dict[str, np.ndarray]:
     }
 
 
-def _view_day(inter: dict[str, np.ndarray]) -> np.ndarray:
+def _view_day(inter: dict[str, np.ndarray], stem: str) -> np.ndarray:
     """As-of day of each view: its date label, or the earlier local day of its timestamp (NaN if neither)."""
-    dday = yyyymmdd_to_day(inter["date"])
+    dday = yyyymmdd_to_day(inter["date"], f"{stem}.date")
     lday = _local_day(inter["timestamp"])
     return np.fmin(dday, lday)  # fmin ignores NaN on one side
 
@@ -522,7 +524,7 @@ def build_edge_table(tables_dir: Path, out_edges: Path, out_columns: Path, out_i
         del per_source
         big_split = split_big(src["big"]["timestamp"], split["train_frac"], split["val_frac"])
         split_code = np.concatenate([big_split, np.full(n_small, SPLITS.index("small"), dtype=np.int8)])
-        vday = np.concatenate([_view_day(s) for s in src.values()])
+        vday = np.concatenate([_view_day(s, f"{name}_matrix") for name, s in src.items()])
         video_all = np.concatenate([s["video_id"] for s in src.values()])
         dur_all = np.concatenate([s["video_duration"] for s in src.values()])
         for s in src.values():  # only ids, timestamps, csv rows and dates stay in memory
@@ -557,7 +559,8 @@ def build_edge_table(tables_dir: Path, out_edges: Path, out_columns: Path, out_i
         daily_v = _np(_read(tables_dir, "item_daily_features", ["video_id"]), "video_id", np.int64)
         cat_v = _np(_read(tables_dir, "item_categories", ["video_id"]), "video_id", np.int64)
         videos = np.unique(np.concatenate([video_all, daily_v, cat_v]))
-        daily_days = yyyymmdd_to_day(_np(_read(tables_dir, "item_daily_features", ["date"]), "date"))
+        daily_days = yyyymmdd_to_day(_np(_read(tables_dir, "item_daily_features", ["date"]), "date"),
+                                     "item_daily_features.date")
         known = np.concatenate([vday[~np.isnan(vday)], daily_days[~np.isnan(daily_days)]])
         if known.size == 0:
             raise ValueError(f"no dates found in the tables of {tables_dir}")
