@@ -67,8 +67,9 @@ def theta_to_w(theta: np.ndarray) -> np.ndarray:
 class EmbeddingLoss:
     """Distance between observed and simulated embeddings, optionally with bootstrap session weights."""
 
-    def __init__(self, obs: torch.Tensor, kind: str = "moments", seed: int = 0,
-                 n_features: int = 256) -> None:
+    def __init__(
+        self, obs: torch.Tensor, kind: str = "moments", seed: int = 0, n_features: int = 256
+    ) -> None:
         if kind not in LOSSES:
             raise EstimationError(f"value_model.loss must be one of {LOSSES}; found {kind!r}")
         self.kind = kind
@@ -106,8 +107,9 @@ class EmbeddingLoss:
 
     def set_weights(self, weights: np.ndarray | None) -> None:
         """Bootstrap session weights (counts) for both the observed and simulated side; None = all 1."""
-        self._weights = None if weights is None else torch.as_tensor(
-            weights, dtype=torch.float32, device=self.obs.device)
+        self._weights = (
+            None if weights is None else torch.as_tensor(weights, dtype=torch.float32, device=self.obs.device)
+        )
         self._obs_stat = self.stat(self.obs, self._weights)
 
     def residual(self, sim: torch.Tensor) -> torch.Tensor:
@@ -200,9 +202,15 @@ def identification(obj: Objective, w: np.ndarray, step: float = 0.05) -> dict:
     rank = int((s > tol).sum())
     cond = float(s[0] / s[-1]) if s[-1] > 0 else float("inf")
     weak = rank < K or cond > WEAK_CONDITION
-    return {"jacobian_rank": rank, "n_parameters": K, "n_moments": int(J.shape[0]),
-            "condition_number": cond, "singular_values": [float(x) for x in s],
-            "weakly_identified": bool(weak), "fd_step": step}
+    return {
+        "jacobian_rank": rank,
+        "n_parameters": K,
+        "n_moments": int(J.shape[0]),
+        "condition_number": cond,
+        "singular_values": [float(x) for x in s],
+        "weakly_identified": bool(weak),
+        "fd_step": step,
+    }
 
 
 def estimate_weights(
@@ -246,18 +254,34 @@ def estimate_weights(
     th, f = _cma(obj, theta, sigma0=0.1, max_evals=evals_per_restart, seed=seed * 1000 + restarts)
     if f < results[best]["loss"]:
         theta = _normalise_theta(th)
-        results[best] = {**results[best], "loss": f, "w": unit(theta[:-1]).tolist(),
-                         "scale": float(np.exp(theta[-1])), "polished": True}
+        results[best] = {
+            **results[best],
+            "loss": f,
+            "w": unit(theta[:-1]).tolist(),
+            "scale": float(np.exp(theta[-1])),
+            "polished": True,
+        }
     w_hat = theta_to_w(theta)
-    est = Estimate(w=unit(w_hat), scale=float(np.linalg.norm(w_hat)), loss=results[best]["loss"], theta=theta,
-                   n_sessions=pools.n_sessions, evaluations=0, restarts=results)
+    est = Estimate(
+        w=unit(w_hat),
+        scale=float(np.linalg.norm(w_hat)),
+        loss=results[best]["loss"],
+        theta=theta,
+        n_sessions=pools.n_sessions,
+        evaluations=0,
+        restarts=results,
+    )
     spread = max(angle_deg(np.array(r_["w"]), est.w) for r_ in results)
     est.diagnostics = identification(obj, w_hat)
     est.diagnostics["restart_max_angle_deg"] = spread
     est.diagnostics["w_complete_positive"] = bool(est.w[0] > 0)
     if est.diagnostics["weakly_identified"]:
-        log.warning("value model weakly identified: Jacobian rank %d of %d, condition number %.3g",
-                    est.diagnostics["jacobian_rank"], K, est.diagnostics["condition_number"])
+        log.warning(
+            "value model weakly identified: Jacobian rank %d of %d, condition number %.3g",
+            est.diagnostics["jacobian_rank"],
+            K,
+            est.diagnostics["condition_number"],
+        )
     if not est.diagnostics["w_complete_positive"]:
         log.warning("estimated w_complete <= 0 (%.3f): the w_complete > 0 convention does not hold", est.w[0])
     if bootstrap > 0:

@@ -24,8 +24,15 @@ def _save(fig, path: str | Path) -> None:
     plt.close(fig)
 
 
-def loss_slices(loss_of_w, w_hat: np.ndarray, scale: float, path: str | Path, half_width_deg: float = 25.0,
-                n: int = 11, w_star: np.ndarray | None = None) -> np.ndarray:
+def loss_slices(
+    loss_of_w,
+    w_hat: np.ndarray,
+    scale: float,
+    path: str | Path,
+    half_width_deg: float = 25.0,
+    n: int = 11,
+    w_star: np.ndarray | None = None,
+) -> np.ndarray:
     """Loss over 2-D slices of the sphere through the optimum: pairs of orthonormal tangent directions,
     rotations up to +-half_width_deg, the scale fixed at its estimate. Returns the grids (3, n, n)."""
     u = unit(w_hat)
@@ -46,8 +53,13 @@ def loss_slices(loss_of_w, w_hat: np.ndarray, scale: float, path: str | Path, ha
         if w_star is not None:
             s = unit(w_star)
             if s @ u > 0:
-                ax.plot(np.degrees(np.arctan(s @ basis[:, i] / (s @ u))),
-                        np.degrees(np.arctan(s @ basis[:, j] / (s @ u))), "wx", ms=9, label="planted")
+                ax.plot(
+                    np.degrees(np.arctan(s @ basis[:, i] / (s @ u))),
+                    np.degrees(np.arctan(s @ basis[:, j] / (s @ u))),
+                    "wx",
+                    ms=9,
+                    label="planted",
+                )
         ax.set_xlabel(f"tangent {i + 1} (deg)")
         ax.set_ylabel(f"tangent {j + 1} (deg)")
         fig.colorbar(im, ax=ax)
@@ -57,8 +69,11 @@ def loss_slices(loss_of_w, w_hat: np.ndarray, scale: float, path: str | Path, ha
     return grids
 
 
-def weights_plot(estimates: dict[str, tuple[np.ndarray, np.ndarray | None]], path: str | Path,
-                 w_star: np.ndarray | None = None) -> None:
+def weights_plot(
+    estimates: dict[str, tuple[np.ndarray, np.ndarray | None]],
+    path: str | Path,
+    w_star: np.ndarray | None = None,
+) -> None:
     """Unit weights per head for each estimator (with 95% intervals) and the planted w* when known."""
     fig, ax = plt.subplots(figsize=(6.5, 3.8))
     x = np.arange(len(HEADS))

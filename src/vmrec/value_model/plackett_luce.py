@@ -60,8 +60,14 @@ def fit_plackett_luce(pools: Pools, max_iter: int = 200) -> PLEstimate:
         raise ValueError("Plackett-Luce needs pools larger than the shown lists (some candidate not shown)")
     P, valid, length = _ordered(pools)
     beta = torch.zeros(P.shape[2], dtype=torch.float64, requires_grad=True)
-    opt = torch.optim.LBFGS([beta], lr=1.0, max_iter=max_iter, line_search_fn="strong_wolfe",
-                            tolerance_grad=1e-10, tolerance_change=1e-14)
+    opt = torch.optim.LBFGS(
+        [beta],
+        lr=1.0,
+        max_iter=max_iter,
+        line_search_fn="strong_wolfe",
+        tolerance_grad=1e-10,
+        tolerance_change=1e-14,
+    )
 
     def closure():
         opt.zero_grad()
@@ -82,8 +88,13 @@ def fit_plackett_luce(pools: Pools, max_iter: int = 200) -> PLEstimate:
         C = np.linalg.pinv(H)
     J = (np.eye(len(u)) - np.outer(u, u)) / norm
     se = np.sqrt(np.clip(np.diag(J @ C @ J.T), 0, None))
-    return PLEstimate(w=u, scale=norm, loglik=-nll, intervals=np.stack([u - 1.96 * se, u + 1.96 * se], 1),
-                      n_sessions=pools.n_sessions)
+    return PLEstimate(
+        w=u,
+        scale=norm,
+        loglik=-nll,
+        intervals=np.stack([u - 1.96 * se, u + 1.96 * se], 1),
+        n_sessions=pools.n_sessions,
+    )
 
 
 def uniform_weights() -> np.ndarray:

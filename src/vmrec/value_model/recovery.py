@@ -18,8 +18,14 @@ from vmrec.value_model.simulator import Pools, plant_lists, subsample_sessions
 log = logging.getLogger("vmrec")
 
 
-def ranking_agreement(pools: Pools, w_hat: np.ndarray, w_star: np.ndarray, top: int = 10,
-                      max_sessions: int = 2000, chunk: int = 256) -> tuple[float, float]:
+def ranking_agreement(
+    pools: Pools,
+    w_hat: np.ndarray,
+    w_star: np.ndarray,
+    top: int = 10,
+    max_sessions: int = 2000,
+    chunk: int = 256,
+) -> tuple[float, float]:
     """Mean over sessions of Kendall's tau (tau-a over candidate pairs) between the pool rankings that
     w_hat and w* induce, and the mean overlap of their top-`top` sets (fraction of `top`)."""
     p = pools if pools.n_sessions <= max_sessions else pools.take(np.arange(max_sessions))
@@ -73,20 +79,39 @@ def recovery_study(
             true_scale = float(np.linalg.norm(w_star) / noise)
             em = estimate_weights(data, seed=run_seed, progress=progress, **estimate_kwargs)
             pl = fit_plackett_luce(data)
-            for method, w, scale, iv in (("embedding", em.w, em.scale, em.intervals),
-                                         ("plackett_luce", pl.w, pl.scale, pl.intervals)):
+            for method, w, scale, iv in (
+                ("embedding", em.w, em.scale, em.intervals),
+                ("plackett_luce", pl.w, pl.scale, pl.intervals),
+            ):
                 tau, top10 = ranking_agreement(data, w, w_star)
-                rows.append({
-                    "case": ci, "noise_scale": noise, "method": method,
-                    **{f"w_star_{h}": float(v) for h, v in zip(HEADS, unit(w_star), strict=True)},
-                    **{f"w_hat_{h}": float(v) for h, v in zip(HEADS, w, strict=True)},
-                    "angle_deg": angle_deg(w, w_star), "kendall_tau": tau, "top10_overlap": top10,
-                    "coverage": coverage(iv, w_star), "scale_hat": scale, "scale_true": true_scale,
-                    "n_sessions": data.n_sessions,
-                    "weakly_identified": em.diagnostics["weakly_identified"] if method == "embedding" else "",
-                })
-                log.info("recovery case %d noise %.3g %s: angle %.2f deg, tau %.3f, top10 %.3f",
-                         ci, noise, method, rows[-1]["angle_deg"], tau, top10)
+                rows.append(
+                    {
+                        "case": ci,
+                        "noise_scale": noise,
+                        "method": method,
+                        **{f"w_star_{h}": float(v) for h, v in zip(HEADS, unit(w_star), strict=True)},
+                        **{f"w_hat_{h}": float(v) for h, v in zip(HEADS, w, strict=True)},
+                        "angle_deg": angle_deg(w, w_star),
+                        "kendall_tau": tau,
+                        "top10_overlap": top10,
+                        "coverage": coverage(iv, w_star),
+                        "scale_hat": scale,
+                        "scale_true": true_scale,
+                        "n_sessions": data.n_sessions,
+                        "weakly_identified": em.diagnostics["weakly_identified"]
+                        if method == "embedding"
+                        else "",
+                    }
+                )
+                log.info(
+                    "recovery case %d noise %.3g %s: angle %.2f deg, tau %.3f, top10 %.3f",
+                    ci,
+                    noise,
+                    method,
+                    rows[-1]["angle_deg"],
+                    tau,
+                    top10,
+                )
     return pd.DataFrame(rows)
 
 
@@ -113,15 +138,23 @@ def sensitivity_study(
             rows.append(row)
             continue
         est = estimate_weights(pools, seed=seed, progress=progress, **estimate_kwargs)
-        row.update({
-            "n_sessions": pools.n_sessions, "mean_pool_size": float(pools.valid.sum(1).mean()),
-            **{f"w_hat_{h}": float(v) for h, v in zip(HEADS, est.w, strict=True)},
-            "scale_hat": est.scale, "loss": est.loss,
-            "angle_to_baseline_deg": angle_deg(est.w, w_base),
-            "angle_to_truth_deg": angle_deg(est.w, w_star) if w_star is not None else float("nan"),
-            "note": "",
-        })
-        log.info("sensitivity pool x%.1f tilt %s: angle to baseline %.2f deg", factor, tilt,
-                 row["angle_to_baseline_deg"])
+        row.update(
+            {
+                "n_sessions": pools.n_sessions,
+                "mean_pool_size": float(pools.valid.sum(1).mean()),
+                **{f"w_hat_{h}": float(v) for h, v in zip(HEADS, est.w, strict=True)},
+                "scale_hat": est.scale,
+                "loss": est.loss,
+                "angle_to_baseline_deg": angle_deg(est.w, w_base),
+                "angle_to_truth_deg": angle_deg(est.w, w_star) if w_star is not None else float("nan"),
+                "note": "",
+            }
+        )
+        log.info(
+            "sensitivity pool x%.1f tilt %s: angle to baseline %.2f deg",
+            factor,
+            tilt,
+            row["angle_to_baseline_deg"],
+        )
         rows.append(row)
     return pd.DataFrame(rows)

@@ -48,8 +48,12 @@ class Pools:
     def take(self, idx: np.ndarray) -> Pools:
         """The sessions `idx` (in that order)."""
         return Pools(
-            P=self.P[idx], valid=self.valid[idx], shown=self.shown[idx], length=self.length[idx],
-            session_id=self.session_id[idx], video_id=self.video_id[idx],
+            P=self.P[idx],
+            valid=self.valid[idx],
+            shown=self.shown[idx],
+            length=self.length[idx],
+            session_id=self.session_id[idx],
+            video_id=self.video_id[idx],
             content=None if self.content is None else self.content[idx],
         )
 
@@ -104,8 +108,15 @@ def pools_from_long(
     if content_of_video is not None:
         content = np.zeros((S, M, content_of_video.shape[1]), dtype=np.float32)
         content[row_sess, slot] = content_of_video[d["video_id"].to_numpy(dtype=np.int64)]
-    return Pools(P=P, valid=valid, shown=shown_idx.astype(np.int64), length=n_shown, session_id=uniq,
-                 video_id=video, content=content)
+    return Pools(
+        P=P,
+        valid=valid,
+        shown=shown_idx.astype(np.int64),
+        length=n_shown,
+        session_id=uniq,
+        video_id=video,
+        content=content,
+    )
 
 
 def subsample_sessions(pools: Pools, max_sessions: int, seed: int) -> Pools:
@@ -146,15 +157,20 @@ def resize_pools(pools: Pools, factor: float, popularity: np.ndarray | None, see
     shown = np.where(pools.shown >= 0, take(remap, np.clip(pools.shown, 0, None), 1), -1)
     return Pools(
         P=np.where(valid[..., None], take(pools.P, order[..., None], 1), 0).astype(np.float32),
-        valid=valid, shown=shown, length=pools.length, session_id=pools.session_id,
+        valid=valid,
+        shown=shown,
+        length=pools.length,
+        session_id=pools.session_id,
         video_id=np.where(valid, take(pools.video_id, order, 1), -1),
-        content=None if pools.content is None
+        content=None
+        if pools.content is None
         else np.where(valid[..., None], take(pools.content, order[..., None], 1), 0).astype(np.float32),
     )
 
 
-def rank_lists(P: np.ndarray, valid: np.ndarray, length: np.ndarray, w: np.ndarray,
-               noise: np.ndarray | None) -> np.ndarray:
+def rank_lists(
+    P: np.ndarray, valid: np.ndarray, length: np.ndarray, w: np.ndarray, noise: np.ndarray | None
+) -> np.ndarray:
     """Top-L_s slots of each pool by `P @ w + noise` (noise in the units of w), -1 padded (S, max L)."""
     score = P @ np.asarray(w, dtype=np.float64)
     if noise is not None:
@@ -187,8 +203,9 @@ class Simulator:
     (the norm of w sets the inverse noise scale) and embeds the top L_s; `obs` holds the observed
     embeddings. Rows follow the session order of `pools`."""
 
-    def __init__(self, pools: Pools, embedder, seed: int, device: torch.device | str = "cpu",
-                 replicates: int = 1) -> None:
+    def __init__(
+        self, pools: Pools, embedder, seed: int, device: torch.device | str = "cpu", replicates: int = 1
+    ) -> None:
         self.device = torch.device(device)
         self.embedder = embedder
         self.n_sessions = pools.n_sessions
@@ -204,7 +221,8 @@ class Simulator:
                 "valid": torch.as_tensor(pools.valid[idx, :M], device=self.device),
                 "length": torch.as_tensor(pools.length[idx], device=self.device),
                 "shown": torch.as_tensor(pools.shown[idx, :L], device=self.device),
-                "content": None if pools.content is None
+                "content": None
+                if pools.content is None
                 else torch.as_tensor(pools.content[idx, :M], device=self.device),
                 "L": L,
             }
@@ -239,8 +257,16 @@ class Simulator:
         return self._gather_embed(lists)
 
 
-def toy_pools(n_sessions: int, pool_size: int, w_star: np.ndarray, noise_scale: float, seed: int,
-              mean_length: float = 8.0, max_length: int = 40, n_videos: int = 500) -> Pools:
+def toy_pools(
+    n_sessions: int,
+    pool_size: int,
+    w_star: np.ndarray,
+    noise_scale: float,
+    seed: int,
+    mean_length: float = 8.0,
+    max_length: int = 40,
+    n_videos: int = 500,
+) -> Pools:
     """Synthetic pools for tests and benchmarks: correlated head probabilities (a shared latent 'quality'
     drives complete/long/rewatch up and neg down), geometric list lengths, lists planted with w*."""
     rng = np.random.default_rng(seed)
@@ -251,6 +277,12 @@ def toy_pools(n_sessions: int, pool_size: int, w_star: np.ndarray, noise_scale: 
     P = (1 / (1 + np.exp(-z))).astype(np.float32)
     length = np.minimum(rng.geometric(1.0 / mean_length, size=S), min(max_length, M - 1)).astype(np.int64)
     video = rng.integers(0, n_videos, size=(S, M)).astype(np.int64)
-    pools = Pools(P=P, valid=np.ones((S, M), dtype=bool), shown=np.zeros((S, 1), dtype=np.int64),
-                  length=length, session_id=np.arange(S, dtype=np.int64), video_id=video)
+    pools = Pools(
+        P=P,
+        valid=np.ones((S, M), dtype=bool),
+        shown=np.zeros((S, 1), dtype=np.int64),
+        length=length,
+        session_id=np.arange(S, dtype=np.int64),
+        video_id=video,
+    )
     return plant_lists(pools, np.asarray(w_star, dtype=np.float64), noise_scale, seed + 1)

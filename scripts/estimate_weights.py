@@ -1,0 +1,95 @@
+"""Rule `estimate_weights`: logged sessions -> value-model weights (weights.json), sensitivity.csv, figures.
+
+source truth (synthetic): the planted pools and probabilities; source model: pools drawn per session and
+scored with the selected model's predicted heads (vmrec.value_model.scoring)."""
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pyarrow.parquet as pq
+
+from vmrec.contracts import HEADS, TRUTH_JSON, TRUTH_POOLS
+from vmrec.device import resolve_device
+from vmrec.io import setup_logging
+from vmrec.value_model.pipeline import content_of_videos, run_estimate, set_threads, truth_pool_variants
+from vmrec.value_model.simulator import pools_from_long
+
+
+def main(smk) -> None:  # noqa: ANN001  (the Snakemake object)
+    log = setup_logging(smk.log[0])
+    set_threads(smk.threads)
+    vm, seed = dict(smk.params.value_model), int(smk.params.seed)
+    device = resolve_device(smk.params.device)
+    tables_dir = Path(smk.input.big).parent
+    content = content_of_videos(tables_dir) if vm["embedding"] == "heads+content" else None
+    sessions = pq.read_table(smk.input.sessions).to_pandas()
+    popularity = np.bincount(
+        sessions["video_id"].to_numpy(),
+        minlength=content.shape[0] if content is not None else int(sessions["video_id"].max()) + 1,
+    ).astype(float)
+    w_star = None
+    if smk.params.truth_dir:
+        truth = json.loads((Path(smk.params.truth_dir) / TRUTH_JSON).read_text(encoding="utf-8"))
+        w_star = np.array([truth["value_weights"][h] for h in HEADS], dtype=float)
+    settings = {**vm, "seed": seed, "device": str(device)}
+    if vm["source"] == "truth":
+        if not smk.params.truth_dir:
+            raise ValueError("value_model.source: truth needs synthetic data (dataset: synthetic)")
+        pools = pools_from_long(
+            pq.read_table(Path(smk.params.truth_dir) / TRUTH_POOLS).to_pandas(), content, source=TRUTH_POOLS
+        )
+        make = truth_pool_variants(pools, popularity, seed)
+        known = True
+        settings["pools"] = "planted logging pools (truth)"
+    else:
+        from vmrec.features import ItemFeatureLookup
+        from vmrec.models import load_model
+        from vmrec.value_model.scoring import draw_pools, pick_model, score_pools, session_frame
+
+        metrics = {Path(p).stem: pd.read_csv(p) for p in smk.input.metrics}
+        name = pick_model(metrics, vm["model"])
+        model = load_model(Path(smk.input.models[0]).parents[1] / name / "model.pt")
+        edges = pq.read_table(smk.input.edges, columns=["edge_id", "source", "csv_row", "date"]).to_pandas()
+        sess = session_frame(sessions, edges)
+        keep_ids = np.unique(sess["session_id"])
+        if len(keep_ids) > vm["max_sessions"]:
+            keep_ids = np.sort(
+                np.random.default_rng(seed).choice(keep_ids, vm["max_sessions"], replace=False)
+            )
+            sess = sess[sess["session_id"].isin(keep_ids)]
+        lookup = ItemFeatureLookup(pq.read_table(smk.input.item_features).to_pandas())
+
+        def make(factor: float, tilt: bool):
+            long = draw_pools(sess, max(2, int(round(vm["pool_size"] * factor))), tilt, seed)
+            return pools_from_long(score_pools(long, sess, smk.input.edges, lookup, model), content)
+
+        pools = make(1.0, vm["popularity_tilt"])
+        known = False
+        settings["pools"] = f"drawn per session, scored by {name}"
+        settings["model_used"] = name
+    log.info(
+        "value model: %d sessions, mean pool %.1f, mean list %.1f",
+        pools.n_sessions,
+        pools.valid.sum(1).mean(),
+        pools.length.mean(),
+    )
+    run_estimate(
+        pools,
+        vm=vm,
+        seed=seed,
+        device=device,
+        settings=settings,
+        out_json=smk.output.weights,
+        out_sensitivity=smk.output.sensitivity,
+        fig_slices=smk.output.fig_slices,
+        fig_weights=smk.output.fig_weights,
+        make_pools=make,
+        w_star=w_star,
+        pools_known=known,
+    )
+
+
+if __name__ == "__main__":
+    main(snakemake)  # noqa: F821  (injected by Snakemake)

@@ -1,0 +1,202 @@
+"""The value-model stage end to end (what scripts/estimate_weights.py and scripts/recovery.py call)."""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import torch
+
+from vmrec.contracts import HEADS
+from vmrec.io import write_json, write_text
+from vmrec.value_model.estimate import EmbeddingLoss, Objective, angle_deg, estimate_weights, unit
+from vmrec.value_model.figures import loss_slices, recovery_plot, weights_plot
+from vmrec.value_model.plackett_luce import fit_plackett_luce, uniform_weights
+from vmrec.value_model.recovery import coverage, recovery_study, sensitivity_study
+from vmrec.value_model.simulator import Pools, Simulator, resize_pools, subsample_sessions
+
+log = logging.getLogger("vmrec")
+
+
+def estimate_kwargs(vm: dict, seed: int, device) -> dict:
+    """Estimator settings from the config's value_model section."""
+    return {
+        "loss": vm["loss"],
+        "embedding": vm["embedding"],
+        "restarts": vm["restarts"],
+        "bootstrap": vm["bootstrap"],
+        "device": device,
+        "evals_per_restart": vm["evals_per_restart"],
+        "evals_per_bootstrap": vm["evals_per_bootstrap"],
+    }
+
+
+def _wdict(w: np.ndarray) -> dict[str, float]:
+    return {h: float(v) for h, v in zip(HEADS, w, strict=True)}
+
+
+def _ivdict(iv: np.ndarray | None) -> dict[str, list[float]] | None:
+    return None if iv is None else {h: [float(a), float(b)] for h, (a, b) in zip(HEADS, iv, strict=True)}
+
+
+def run_estimate(
+    pools: Pools,
+    *,
+    vm: dict,
+    seed: int,
+    device,
+    settings: dict,
+    out_json: str | Path,
+    out_sensitivity: str | Path,
+    fig_slices: str | Path,
+    fig_weights: str | Path,
+    make_pools: Callable[[float, bool], Pools | None],
+    w_star: np.ndarray | None = None,
+    pools_known: bool = False,
+    progress: bool = True,
+) -> dict:
+    """Estimate w, the references, diagnostics and sensitivity; write weights.json, sensitivity.csv and the
+    figures. `pools_known`: the pools are the logging policy's own (Plackett-Luce applies)."""
+    pools = subsample_sessions(pools, vm["max_sessions"], seed)
+    kw = estimate_kwargs(vm, seed, device)
+    est = estimate_weights(pools, seed=seed, progress=progress, **kw)
+    result: dict = {
+        "w_hat": est.weights_dict(),
+        "intervals": _ivdict(est.intervals),
+        "scale": est.scale,
+        "scale_interval": list(est.scale_interval) if est.scale_interval else None,
+        "loss": est.loss,
+        "n_sessions": est.n_sessions,
+        "evaluations": est.evaluations,
+        "diagnostics": est.diagnostics,
+        "restarts": est.restarts,
+    }
+    refs: dict = {"uniform": {"w": _wdict(uniform_weights())}}
+    estimates = {"embedding matching": (est.w, est.intervals)}
+    if pools_known:
+        pl = fit_plackett_luce(pools)
+        refs["plackett_luce"] = {
+            "w": _wdict(pl.w),
+            "intervals": _ivdict(pl.intervals),
+            "scale": pl.scale,
+            "loglik": pl.loglik,
+        }
+        estimates["Plackett-Luce"] = (pl.w, pl.intervals)
+    else:
+        refs["plackett_luce"] = None
+        refs["plackett_luce_note"] = "needs the logging policy's candidate pools (synthetic truth only)"
+    result["reference"] = refs
+    if w_star is not None:
+        result["w_star"] = _wdict(unit(w_star))
+        result["angle_error_deg"] = angle_deg(est.w, w_star)
+        result["interval_coverage"] = coverage(est.intervals, w_star)
+        for ref in refs.values():
+            if isinstance(ref, dict):
+                ref["angle_error_deg"] = angle_deg(np.array(list(ref["w"].values())), w_star)
+        log.info(
+            "angle to planted w*: embedding %.2f deg; %s",
+            result["angle_error_deg"],
+            {k: round(v["angle_error_deg"], 2) for k, v in refs.items() if isinstance(v, dict)},
+        )
+    result["weakly_identified"] = est.diagnostics["weakly_identified"]
+    if result["weakly_identified"]:
+        result["warning"] = (
+            "weakly identified: Jacobian rank "
+            f"{est.diagnostics['jacobian_rank']} of {len(HEADS)}, condition number "
+            f"{est.diagnostics['condition_number']:.3g}"
+        )
+    result["settings"] = settings
+    # figures: loss around the optimum, weights
+    sim = Simulator(pools, est_embedder(vm), seed=seed, device=device)
+    obj = Objective(sim, EmbeddingLoss(sim.obs, kind=vm["loss"], seed=seed))
+    loss_slices(
+        lambda w: obj(np.r_[unit(w), np.log(np.linalg.norm(w))]), est.w, est.scale, fig_slices, w_star=w_star
+    )
+    weights_plot(estimates, fig_weights, w_star=w_star)
+    # sensitivity: pool size x0.5 / x2, popularity tilt on / off
+    sens_kw = {**kw, "bootstrap": 0, "restarts": min(kw["restarts"], 3)}
+    sens = sensitivity_study(
+        lambda f, t: (lambda p: None if p is None else subsample_sessions(p, vm["max_sessions"], seed))(
+            make_pools(f, t)
+        ),
+        base_tilt=vm["popularity_tilt"],
+        w_base=est.w,
+        w_star=w_star,
+        estimate_kwargs=sens_kw,
+        seed=seed,
+        progress=progress,
+    )
+    write_text(sens.to_csv(index=False), out_sensitivity)
+    write_json(json.loads(json.dumps(result, default=float)), out_json)
+    return result
+
+
+def est_embedder(vm: dict):
+    from vmrec.value_model.embeddings import ListEmbedder
+
+    return ListEmbedder(vm["embedding"])
+
+
+def truth_pool_variants(
+    pools: Pools, popularity: np.ndarray, seed: int
+) -> Callable[[float, bool], Pools | None]:
+    """Sensitivity variants on the planted pools: subsample extras (x0.5), tilt by popularity or not;
+    a larger pool cannot be built from fixed candidate sets."""
+
+    def make(factor: float, tilt: bool) -> Pools | None:
+        if factor > 1:
+            return None
+        return resize_pools(pools, factor, popularity if tilt else None, seed)
+
+    return make
+
+
+def run_recovery(
+    pools: Pools, *, vm: dict, seed: int, device, out_csv: str | Path, fig: str | Path, progress: bool = True
+) -> pd.DataFrame:
+    """Recovery study on the planted pools; writes recovery.csv and its figure."""
+    rc = vm["recovery"]
+    kw = {**estimate_kwargs(vm, seed, device), "bootstrap": rc["bootstrap"], "restarts": rc["restarts"]}
+    table = recovery_study(
+        pools,
+        rc["planted"],
+        rc["noise_levels"],
+        estimate_kwargs=kw,
+        max_sessions=rc["max_sessions"],
+        seed=seed,
+        progress=progress,
+    )
+    write_text(table.to_csv(index=False), out_csv)
+    recovery_plot(table, fig)
+    return table
+
+
+def set_threads(threads: int) -> None:
+    """Torch threads for the estimator (small tensors: more threads than cores only add contention)."""
+    torch.set_num_threads(max(1, int(threads)))
+
+
+def content_of_videos(tables_dir: str | Path, n_tags: int = 31) -> np.ndarray:
+    """Content features per video id (for the heads+content embedding): tag shares (multi-hot / count),
+    log median duration in seconds, log(1 + big views)."""
+    import pyarrow.parquet as pq
+
+    tables_dir = Path(tables_dir)
+    cats = pq.read_table(tables_dir / "item_categories.parquet").to_pandas()
+    big = pq.read_table(tables_dir / "big_matrix.parquet", columns=["video_id", "video_duration"]).to_pandas()
+    n = int(max(cats["video_id"].max(), big["video_id"].max())) + 1
+    out = np.zeros((n, n_tags + 2), dtype=np.float32)
+    for v, tags in zip(cats["video_id"].to_numpy(), cats["feat"], strict=True):
+        tags = [t for t in tags if 0 <= t < n_tags]
+        if tags:
+            out[v, tags] = 1.0 / len(tags)
+    g = big.groupby("video_id")["video_duration"]
+    med = g.median()
+    out[med.index.to_numpy(), n_tags] = np.log(med.to_numpy() / 1000.0 + 1e-3)
+    cnt = g.size()
+    out[cnt.index.to_numpy(), n_tags + 1] = np.log1p(cnt.to_numpy())
+    return out

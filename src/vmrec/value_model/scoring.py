@@ -1,0 +1,127 @@
+"""Candidate pools for logged sessions, drawn and scored with a model's predicted heads (`source: model`).
+
+Pool of a session: its shown videos plus extra candidates to reach max(pool_size, 2 L) (the list must be a
+small part of its pool for the selection to be informative), drawn without replacement from the videos
+active on the session's date (viewed in big that day), in proportion to their views that day
+(`popularity_tilt`) or uniformly. Scoring a candidate v: the f_ctx_* and f_user_* values of the session's
+first shown view (edge table) with the f_item_* values of (v, date) from item_features.parquet, then
+`model.predict_proba`.
+"""
+
+from __future__ import annotations
+
+import logging
+
+import numpy as np
+import pandas as pd
+from tqdm import tqdm
+
+from vmrec.contracts import PROB_COLUMNS
+
+log = logging.getLogger("vmrec")
+
+
+def session_frame(sessions: pd.DataFrame, edges: pd.DataFrame) -> pd.DataFrame:
+    """sessions.parquet joined to the edge table's big rows (by csv_row): adds edge_id and date."""
+    big = edges.loc[edges["source"] == "big", ["csv_row", "edge_id", "date"]]
+    out = sessions.merge(big, on="csv_row", how="left", validate="many_to_one")
+    if out["edge_id"].isna().any():
+        row = int(out.loc[out["edge_id"].isna(), "csv_row"].iloc[0])
+        raise ValueError(
+            f"sessions: csv_row {row} has no big row in the edge table (stale sessions.parquet?)"
+        )
+    return out
+
+
+def draw_pools(
+    sess: pd.DataFrame, pool_size: int, popularity_tilt: bool, seed: int, progress: bool = True
+) -> pd.DataFrame:
+    """Long pool table (session_id, video_id, shown, position, date) for sessions with a `date` column."""
+    rng = np.random.default_rng(seed)
+    active = sess.groupby(["date", "video_id"]).size().rename("n").reset_index()
+    by_date = {d: (g["video_id"].to_numpy(), g["n"].to_numpy(float)) for d, g in active.groupby("date")}
+    first = sess[sess["position"] == 0].set_index("session_id")["date"]
+    parts = []
+    for sid, grp in tqdm(
+        sess.groupby("session_id", sort=True), desc="value model: pools", disable=not progress
+    ):
+        date = first[sid]
+        shown = grp.sort_values("position")["video_id"].to_numpy()
+        vids, n = by_date[date]
+        cand_mask = ~np.isin(vids, shown)
+        cand, weight = vids[cand_mask], n[cand_mask] if popularity_tilt else np.ones(cand_mask.sum())
+        n_extra = min(max(pool_size, 2 * len(shown)) - len(shown), len(cand))
+        extra = rng.choice(cand, size=n_extra, replace=False, p=weight / weight.sum()) if n_extra > 0 else []
+        parts.append(
+            pd.DataFrame(
+                {
+                    "session_id": sid,
+                    "video_id": np.concatenate([shown, extra]).astype(np.int64),
+                    "shown": np.r_[np.ones(len(shown), bool), np.zeros(n_extra, bool)],
+                    "position": np.r_[np.arange(len(shown)), -np.ones(n_extra, int)],
+                    "date": date,
+                }
+            )
+        )
+    return pd.concat(parts, ignore_index=True)
+
+
+def score_pools(
+    long: pd.DataFrame, sess: pd.DataFrame, edges_path, item_lookup, model, batch: int = 200_000
+) -> pd.DataFrame:
+    """Add PROB_COLUMNS to a long pool table: model heads with the session's first-view context."""
+    import pyarrow.parquet as pq
+
+    names = list(model.feature_names)
+    ctx_user = [c for c in names if c.startswith(("f_ctx_", "f_user_"))]
+    item_cols = [c for c in names if c.startswith("f_item_")]
+    first = sess[sess["position"] == 0][["session_id", "edge_id", "user_id"]]
+    want = set(first["edge_id"].astype(np.int64))
+    tab = pq.read_table(edges_path, columns=["edge_id", *ctx_user])
+    eid = tab.column("edge_id").to_numpy()
+    keep = np.isin(eid, list(want))
+    ctx = pd.DataFrame({c: tab.column(c).to_numpy()[keep] for c in ctx_user}, index=eid[keep])
+    row = long.merge(first, on="session_id", how="left")
+    X = np.zeros((len(row), len(names)), dtype=np.float32)
+    pos = {c: i for i, c in enumerate(names)}
+    Xc = ctx.loc[row["edge_id"].to_numpy()].to_numpy(np.float32)
+    for j, c in enumerate(ctx_user):
+        X[:, pos[c]] = Xc[:, j]
+    lookup_cols = list(item_lookup.columns)
+    Xi = item_lookup(row["video_id"].to_numpy(), row["date"].to_numpy())
+    for c in item_cols:
+        X[:, pos[c]] = Xi[:, lookup_cols.index(c)]
+    probs = np.concatenate(
+        [
+            model.predict_proba(
+                X[s : s + batch],
+                row["user_id"].to_numpy()[s : s + batch],
+                row["video_id"].to_numpy()[s : s + batch],
+            )
+            for s in range(0, len(row), batch)
+        ]
+    )
+    out = long.copy()
+    for j, c in enumerate(PROB_COLUMNS):
+        out[c] = probs[:, j].astype(np.float32)
+    return out
+
+
+def pick_model(metric_tables: dict[str, pd.DataFrame], choice: str) -> str:
+    """`best` = the model with the highest mean validation AUC over the heads; else `choice` itself."""
+    if choice != "best":
+        if choice not in metric_tables:
+            raise ValueError(
+                f"value_model.model: {choice!r} has no metrics; available {sorted(metric_tables)}"
+            )
+        return choice
+    scores = {}
+    for name, t in metric_tables.items():
+        sel = t[(t["split"] == "val") & (t["metric"] == "auc")]
+        if len(sel):
+            scores[name] = float(sel["value"].mean())
+    if not scores:
+        raise ValueError("value_model.model: best needs val AUC rows in the metrics tables; found none")
+    best = max(scores, key=scores.get)
+    log.info("best model by mean val AUC: %s (%s)", best, {k: round(v, 4) for k, v in scores.items()})
+    return best
