@@ -67,6 +67,7 @@ class Workflow:
     config: tuple[str, ...] = ("scale=tiny",)
     dataset: str = "synthetic-tiny"
     runs: list[str] = field(default_factory=list)
+    targets: tuple[str, ...] = ()  # empty: the default target (rule all)
 
     def cmd(self, *args: str, config: tuple[str, ...] | None = None,
             overrides: dict | None = None) -> list[str]:
@@ -74,8 +75,18 @@ class Workflow:
         if overrides:
             extra = self.repo / f"override-{len(self.runs)}.yaml"
             extra.write_text(yaml.safe_dump(overrides), encoding="utf-8")
-        return snakemake_cmd(self.repo, self.workdir, *args, config=self.config if config is None else config,
-                             extra_configfile=extra)
+        return snakemake_cmd(self.repo, self.workdir, *args, *self.targets,
+                             config=self.config if config is None else config, extra_configfile=extra)
+
+    def choose_targets(self, candidates: tuple[str, ...] = ("all", "sessions", "graph", "features")) -> str:
+        """Target the furthest step whose DAG is complete (while stages are still being added, `all` may
+        need outputs no rule makes yet); return the chosen target."""
+        for target in candidates:
+            self.targets = () if target == "all" else (target,)
+            proc = self.run("-n", check=False)
+            if proc.returncode == 0:
+                return target
+        raise AssertionError(f"no buildable target among {candidates}:\n{self.runs[-1][-3000:]}")
 
     def run(self, *args: str, config: tuple[str, ...] | None = None, overrides: dict | None = None,
             check: bool = True, timeout: float = 1200) -> subprocess.CompletedProcess:

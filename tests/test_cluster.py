@@ -61,7 +61,8 @@ def _partition() -> str:
 
 
 def test_tiny_pipeline_on_slurm_matches_local_run(slurm, tmp_path, tiny_workdir):
-    wf = Workflow(repo=copy_workflow(tmp_path / "repo"), workdir=tmp_path / "wd")
+    wf = Workflow(repo=copy_workflow(tmp_path / "repo"), workdir=tmp_path / "wd",
+                  targets=tiny_workdir.targets)
     proc = wf.run(
         "--workflow-profile", str(wf.repo / "profiles" / "slurm"),
         "--default-resources", f"slurm_partition={_partition()}", "mem_mb=1000", "runtime=30",
@@ -84,7 +85,8 @@ def test_tiny_pipeline_on_slurm_matches_local_run(slurm, tmp_path, tiny_workdir)
 
 
 def test_failed_cluster_job_names_its_log_and_a_rerun_resumes(slurm, tmp_path, tiny_workdir):
-    wf = Workflow(repo=copy_workflow(tmp_path / "repo"), workdir=tmp_path / "wd")
+    wf = Workflow(repo=copy_workflow(tmp_path / "repo"), workdir=tmp_path / "wd",
+                  targets=tiny_workdir.targets)
     shutil.copytree(tiny_workdir.workdir / "data", wf.workdir / "data", symlinks=True)
     script = wf.repo / "scripts" / "ingest.py"
     good = script.read_text(encoding="utf-8")

@@ -33,7 +33,8 @@ CANDIDATES = ("train", "estimate_weights", "sweep", "graph", "features")
 
 def _fresh(tmp_path: Path, tiny_workdir: Workflow) -> Workflow:
     """A new working directory holding only the tiny raw data of the shared build (so synthesize is done)."""
-    wf = Workflow(repo=copy_workflow(tmp_path / "repo"), workdir=tmp_path / "wd")
+    wf = Workflow(repo=copy_workflow(tmp_path / "repo"), workdir=tmp_path / "wd",
+                  targets=tiny_workdir.targets)
     shutil.copytree(tiny_workdir.workdir / "data", wf.workdir / "data", symlinks=True)
     return wf
 

@@ -79,6 +79,8 @@ def test_html_report_renders_in_headless_chromium(tiny_workdir, tmp_path):
     if CHROMIUM is None:
         pytest.skip("no chromium on PATH (Debian: apt-get install chromium; .ci/run installs it)")
     wf = tiny_workdir
+    if wf.targets:
+        pytest.skip(f"the DAG of `all` is incomplete (the tiny build stops at {wf.targets}): no report yet")
     report = tmp_path / "report.html"
     wf.run("--report", str(report))
     assert report.stat().st_size > 10_000
