@@ -1,1 +1,85 @@
 # Owned by the evaluate stage; see contracts.py for the layout.
+# Per-model metrics with bootstrap intervals, reference rows, and the aggregate model report.
+
+REFERENCES = ["duration_baseline", "oracle"] if SYNTHETIC else ["duration_baseline"]
+EVAL_CODE = code("evaluate", "metrics", "io", "contracts")
+MODEL_REPORT = {
+    "metrics": f"{R}/report/metrics.csv",
+    "auc": f"{R}/report/auc_by_head.png",
+    "roc": f"{R}/report/roc_curves.png",
+    "calibration": f"{R}/report/calibration.png",
+    "curves": f"{R}/report/training_curves.png",
+}
+
+
+rule evaluate:
+    input:
+        predictions=f"{R}/models/{{model}}/predictions.parquet",
+        edges=EDGES,
+        code=EVAL_CODE,
+    output:
+        metrics=f"{R}/metrics/{{model}}.csv",
+    params:
+        model=lambda wc: wc.model,
+        bootstrap=config["evaluate"]["bootstrap"],
+        splits=config["evaluate"]["splits"],
+        seed=config["seed"],
+    resources:
+        mem_mb=lambda wc: 16000 if config["scale"] == "full" or not SYNTHETIC else 2000,
+        runtime=30,
+    log:
+        f"{LOGS}/evaluate/{{model}}.log",
+    benchmark:
+        f"{BENCH}/evaluate/{{model}}.tsv"
+    script:
+        "../scripts/evaluate.py"
+
+
+rule evaluate_reference:
+    input:
+        edges=EDGES,
+        truth=[TRUTH_DIR] if SYNTHETIC else [],
+        code=EVAL_CODE,
+    output:
+        **{f"{r}_metrics": f"{R}/metrics/{r}.csv" for r in REFERENCES},
+        **{f"{r}_predictions": f"{R}/models/{r}/predictions.parquet" for r in REFERENCES},
+    params:
+        truth_dir=TRUTH_DIR if SYNTHETIC else None,
+        labels=config["labels"],
+        bootstrap=config["evaluate"]["bootstrap"],
+        splits=config["evaluate"]["splits"],
+        seed=config["seed"],
+    resources:
+        mem_mb=lambda wc: 16000 if config["scale"] == "full" or not SYNTHETIC else 2000,
+        runtime=30,
+    log:
+        f"{LOGS}/evaluate/references.log",
+    benchmark:
+        f"{BENCH}/evaluate/references.tsv"
+    script:
+        "../scripts/evaluate_reference.py"
+
+
+rule model_report:
+    input:
+        metrics=expand(f"{R}/metrics/{{m}}.csv", m=MODELS + REFERENCES),
+        predictions=expand(f"{R}/models/{{m}}/predictions.parquet", m=MODELS + REFERENCES),
+        curves=expand(f"{R}/models/{{m}}/curve.csv", m=MODELS),
+        edges=EDGES,
+        code=EVAL_CODE,
+    output:
+        **MODEL_REPORT,
+    params:
+        figure_split=config["evaluate"]["figure_split"],
+    resources:
+        mem_mb=lambda wc: 16000 if config["scale"] == "full" or not SYNTHETIC else 3000,
+        runtime=20,
+    log:
+        f"{LOGS}/model_report.log",
+    benchmark:
+        f"{BENCH}/model_report.tsv"
+    script:
+        "../scripts/model_report.py"
+
+
+ALL_TARGETS.extend(MODEL_REPORT.values())

@@ -1,1 +1,24 @@
 # Owned by the graph stage; see contracts.py for the layout.
+# Edge table -> graph tensors: node maps and features, message edges, supervised edges per split.
+
+GRAPH = f"{R}/graph/graph.pt"
+
+
+rule graph:
+    input:
+        edges=EDGES,
+        code=code("graph", "io", "contracts"),
+    output:
+        graph=GRAPH,
+        summary=f"{R}/graph/summary.json",
+    params:
+        target_frac=config["models"]["target_frac"],
+    resources:
+        mem_mb=lambda wc: 16000 if config["scale"] == "full" or not SYNTHETIC else 3000,
+        runtime=30,
+    log:
+        f"{LOGS}/graph.log",
+    benchmark:
+        f"{BENCH}/graph.tsv"
+    script:
+        "../scripts/graph.py"

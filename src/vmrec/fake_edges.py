@@ -79,7 +79,7 @@ def make_fake_edges(
     edges["f_ctx_hour"] = hour
     edges["f_ctx_noise"] = rng.normal(0, 1, n).astype(np.float32)
     edges["f_user_activity"] = activity[u].astype(np.float32)
-    edges["f_item_video_duration_log"] = log_dur[v].astype(np.float32)
+    edges["f_item_log_duration"] = log_dur[v].astype(np.float32)
     edges["f_item_pop"] = (pop[v] + rng.normal(0, 0.1, n)).astype(np.float32)
     edges["source"] = edges["source"].astype("string")
     edges["split"] = edges["split"].astype("string")

@@ -43,7 +43,8 @@ def check_edges(edges: pd.DataFrame, where: str = "edge table") -> list[str]:
     """Validate the columns the models need; return the feature names."""
     missing = [c for c in ("edge_id", "user_id", "video_id", "timestamp", "split", *HEADS) if c not in edges]
     if missing:
-        raise ValueError(f"{where}: missing column(s) {missing}; expected {list(EDGE_ID_COLUMNS)} + {list(HEADS)}")
+        raise ValueError(f"{where}: missing column(s) {missing}; "
+                         f"expected {list(EDGE_ID_COLUMNS)} + {list(HEADS)}")
     feats = feature_columns(edges.columns)
     if not feats:
         raise ValueError(f"{where}: no model input column (prefix {FEATURE_PREFIX!r}) found")
@@ -63,11 +64,15 @@ def check_edges(edges: pd.DataFrame, where: str = "edge table") -> list[str]:
 def _node_features(
     static: np.ndarray, n_nodes: int, node: np.ndarray, y: np.ndarray, y_mean: np.ndarray
 ) -> np.ndarray:
-    """[static features, log1p(message degree), shrunk label means over message edges] per node."""
+    """[static features, relative log degree, shrunk label means over message edges] per node.
+
+    The degree is relative to the view's mean degree, so the train view (fewer message edges) and the
+    eval view (all train edges) give the same feature distribution."""
     deg = np.bincount(node, minlength=n_nodes).astype(np.float64)
+    rel_log_deg = np.log((deg + 1) / (deg.mean() + 1))
     sums = np.stack([np.bincount(node, weights=y[:, k], minlength=n_nodes) for k in range(y.shape[1])], 1)
     means = (sums + LABEL_PRIOR_STRENGTH * y_mean) / (deg[:, None] + LABEL_PRIOR_STRENGTH)
-    return np.concatenate([static, np.log1p(deg)[:, None], means], axis=1).astype(np.float32)
+    return np.concatenate([static, rel_log_deg[:, None], means], axis=1).astype(np.float32)
 
 
 def _mean_by_node(x: np.ndarray, node: np.ndarray, n_nodes: int) -> np.ndarray:

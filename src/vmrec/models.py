@@ -54,7 +54,8 @@ def model_spec(name: str, models_cfg: dict) -> ModelSpec:
         return ModelSpec(name, "edge_mlp", list(models_cfg["mlp_hidden"]))
     m = _GNN_NAME.fullmatch(name)
     if m:
-        return ModelSpec(name, "gnn", list(models_cfg["mlp_hidden"]), int(m.group(1)), int(models_cfg["gnn_layers"]))
+        return ModelSpec(name, "gnn", list(models_cfg["mlp_hidden"]), int(m.group(1)),
+                         int(models_cfg["gnn_layers"]))
     raise ValueError(f"unknown model name {name!r}; expected logreg, edge_mlp or gnn_h<dim>")
 
 
@@ -109,7 +110,8 @@ class SageLayer(nn.Module):
         self.nb_u = nn.Linear(channels * dim, dim, bias=False)
         self.nb_v = nn.Linear(channels * dim, dim, bias=False)
 
-    def forward(self, hu: torch.Tensor, hv: torch.Tensor, view: GraphView) -> tuple[torch.Tensor, torch.Tensor]:
+    def forward(self, hu: torch.Tensor, hv: torch.Tensor,
+                view: GraphView) -> tuple[torch.Tensor, torch.Tensor]:
         uv, vu = (view.uv, view.vu) if self.channels > 1 else (view.uv0, view.vu0)
         nu = self.self_u(hu) + self.nb_u(_aggregate(uv, hv, view.n_users, self.channels))
         nv = self.self_v(hv) + self.nb_v(_aggregate(vu, hu, view.n_videos, self.channels))
@@ -133,9 +135,10 @@ class GNNEncoder(nn.Module):
     def forward(self, view: GraphView) -> tuple[torch.Tensor, torch.Tensor]:
         hu = self.emb_u.weight + self.lin_u(view.user_x)  # (U, dim)
         hv = self.emb_v.weight + self.lin_v(view.video_x)  # (V, dim)
+        hu0, hv0 = hu, hv
         for layer in self.layers:
             hu, hv = layer(hu, hv, view)
-        return hu, hv
+        return hu + hu0, hv + hv0  # skip: the id embeddings reach the head directly (MF path)
 
 
 def _mlp(n_in: int, hidden: list[int], n_out: int) -> nn.Module:
@@ -160,6 +163,8 @@ class EngagementNet(nn.Module):
             self.encoder = GNNEncoder(n_users, n_videos, user_x_dim, video_x_dim, spec.hidden_dim,
                                       spec.gnn_layers, channels)
             n_in += 3 * spec.hidden_dim
+            # per-head bilinear score <W_k eu, ev>: the matrix-factorisation term, added to the head's logits
+            self.bilinear = nn.Linear(spec.hidden_dim, len(HEADS), bias=False)
         self.head = nn.Linear(n_in, len(HEADS)) if spec.kind == "logreg" else _mlp(n_in, spec.mlp_hidden,
                                                                                    len(HEADS))
 
@@ -172,7 +177,8 @@ class EngagementNet(nn.Module):
         """Logits (n, 4) of edges with standardised features x (n, F) and node indices u, v."""
         if emb is not None:
             eu, ev = emb[0][u], emb[1][v]
-            x = torch.cat([x, eu, ev, eu * ev], dim=1)
+            prod = eu * ev
+            return self.head(torch.cat([x, eu, ev, prod], dim=1)) + self.bilinear(prod)
         return self.head(x)
 
 
@@ -180,7 +186,8 @@ class EngagementNet(nn.Module):
 class FittedModel:
     """A trained model with its standardisation and node embeddings (contracts.EngagementModel)."""
 
-    def __init__(self, net: EngagementNet, feature_names: list[str], x_mean: torch.Tensor, x_std: torch.Tensor,
+    def __init__(self, net: EngagementNet, feature_names: list[str], x_mean: torch.Tensor,
+                 x_std: torch.Tensor,
                  user_ids: torch.Tensor, video_ids: torch.Tensor,
                  emb: tuple[torch.Tensor, torch.Tensor] | None, batch_size: int = 65536) -> None:
         self.net = net.eval()
@@ -225,8 +232,8 @@ class FittedModel:
         return (torch.cat(out) if out else torch.zeros(0, len(HEADS))).numpy().astype(np.float64)
 
 
-def save_checkpoint(path: str | Path, net: EngagementNet, g: dict, emb: tuple[torch.Tensor, torch.Tensor] | None,
-                    hparams: dict) -> None:
+def save_checkpoint(path: str | Path, net: EngagementNet, g: dict,
+                    emb: tuple[torch.Tensor, torch.Tensor] | None, hparams: dict) -> None:
     """Save weights, sizes, standardisation and eval-view embeddings as a plain tensor dict."""
     enc = net.encoder
     ckpt = {

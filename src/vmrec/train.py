@@ -94,7 +94,8 @@ def train_model(spec: ModelSpec, g: dict, s: TrainSettings, device: torch.device
     opt = torch.optim.Adam(net.parameters(), lr=s.lr)
     n = len(x)
     log.info("%s: device %s, %d supervised train edges (subset_frac %.3g), lr %g, batch %d, %d parameters",
-             spec.name, device, n, s.subset_frac, s.lr, s.batch_size, sum(p.numel() for p in net.parameters()))
+             spec.name, device, n, s.subset_frac, s.lr, s.batch_size,
+             sum(p.numel() for p in net.parameters()))
 
     best, best_state, best_epoch, bad, rows_out = -np.inf, None, 0, 0, []
     for epoch in range(1, s.epochs + 1):
@@ -146,7 +147,8 @@ def train_model(spec: ModelSpec, g: dict, s: TrainSettings, device: torch.device
 
 
 def predictions_frame(net: EngagementNet, g: dict, emb: tuple[torch.Tensor, torch.Tensor] | None,
-                      splits: tuple[str, ...] = ("val", "test", "small"), batch_size: int = 65536) -> pd.DataFrame:
+                      splits: tuple[str, ...] = ("val", "test", "small"),
+                      batch_size: int = 65536) -> pd.DataFrame:
     """predictions.parquet rows (contracts.PREDICTION_COLUMNS) for the target edges of `splits`."""
     parts = []
     for s in splits:
