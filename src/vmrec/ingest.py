@@ -584,6 +584,7 @@ class _MatrixStats:
     rows: int = 0
     no_time: int = 0
     date_mismatch: int = 0
+    hashes: list[np.ndarray] = field(default_factory=list)  # _row_hash of each block
 
 
 def _convert_matrix(where: _Where, spec: FileSpec, raw: pa.Table, schema: pa.Schema, row0: int,
@@ -637,6 +638,8 @@ def _convert_matrix(where: _Where, spec: FileSpec, raw: pa.Table, schema: pa.Sch
     stats.date_mismatch += int((~date_null & (days != local_days)).sum())
     stats.no_time += int(ts_null.sum())
     stats.rows += n
+    stats.hashes.append(_row_hash(_np(cols["user_id"]), _np(cols["video_id"]), _np(cols["play_duration"]),
+                                  _np(cols["video_duration"]), np.where(ts_null, np.nan, ts)))
 
     arrays = {
         **cols,
@@ -663,51 +666,65 @@ def _check_unique(where: _Where, table: pa.Table, keys: tuple[str, ...]) -> None
 
 _DUP_KEYS = ("user_id", "video_id", "play_duration", "video_duration", "timestamp", "date", "watch_ratio")
 """Columns compared for exact duplicates (every CSV column; `time` is checked to follow timestamp)."""
+_MIX = np.uint64(0xBF58476D1CE4E5B9)
 
 
-def _key_words(table: pa.Table) -> list[np.ndarray]:
-    """Each duplicate-key column as uint64 words (nulls as a fixed pattern), equal iff values are equal."""
-    words = []
-    for k in _DUP_KEYS:
-        col = table[k]
-        if pa.types.is_floating(col.type):
-            x = _np(col, np.nan).view(np.uint64)
-        else:
-            x = _np(col, -1).astype(np.int64).view(np.uint64)
-        words.append(x)
-    return words
+def _row_hash(user: np.ndarray, video: np.ndarray, play: np.ndarray, vdur: np.ndarray,
+              ts: np.ndarray) -> np.ndarray:
+    """A 64-bit hash of (user, video, play, duration, timestamp) per row; equal rows hash equal.
+
+    Only a filter: rows are compared column by column before they count as duplicates."""
+    with np.errstate(over="ignore"):
+        h = (user.astype(np.uint64) << np.uint64(32)) ^ video.astype(np.uint64)
+        h *= _MIX
+        h ^= ts.view(np.uint64)  # nulls were filled with the same value
+        h *= _MIX
+        h ^= play.astype(np.uint64) * np.uint64(0x9E3779B97F4A7C15) + vdur.astype(np.uint64)
+        h *= _MIX
+        h ^= h >> np.uint64(31)
+    return h
 
 
-def _duplicate_mask(table: pa.Table) -> np.ndarray:
+def _table_hash(table: pa.Table) -> np.ndarray:
+    return _row_hash(_np(table["user_id"]), _np(table["video_id"]), _np(table["play_duration"]),
+                     _np(table["video_duration"]), _np(table["timestamp"], np.nan))
+
+
+def _duplicate_mask(table: pa.Table, h: np.ndarray | None = None) -> np.ndarray:
     """True for rows that exactly repeat an earlier row (same value in every column of _DUP_KEYS).
 
-    A 64-bit row hash finds the candidates in one hash-table pass; each candidate is then compared
-    column by column with the first row of its hash, so the result is exact (a hash collision only
-    costs a slower exact pass)."""
+    The row hash `h` (computed block by block while reading) finds the candidates: a SIMD sort finds the
+    hash values that repeat, far faster than a hash table over all rows. Each candidate is then compared
+    column by column with the first row of its hash, so the result is exact (a hash collision only costs
+    a slower exact pass)."""
     import pandas as pd
 
-    words = _key_words(table)
-    h = np.full(table.num_rows, 0x9E3779B97F4A7C15, dtype=np.uint64)
-    for x in words:  # splitmix64-style mixing of each column into the row hash
-        h ^= x
-        h *= np.uint64(0xBF58476D1CE4E5B9)
-        h ^= h >> np.uint64(31)
-    codes, uniques = pd.factorize(h)
-    if len(uniques) == len(h):
-        return np.zeros(len(h), dtype=bool)
+    h = _table_hash(table) if h is None else h
+    dup = np.zeros(len(h), dtype=bool)
+    s = np.sort(h)
+    repeated = s[1:][s[1:] == s[:-1]]
+    del s
+    if not len(repeated):
+        return dup
+    rows = np.flatnonzero(pd.Series(h, copy=False).isin(repeated).to_numpy())  # rows in repeated groups
+    codes, uniques = pd.factorize(h[rows])
     first = np.empty(len(uniques), dtype=np.int64)
-    first[codes[::-1]] = np.arange(len(h) - 1, -1, -1)  # the earliest row of each hash wins
-    cand = np.flatnonzero(first[codes] != np.arange(len(h)))
-    ref = first[codes[cand]]
+    first[codes[::-1]] = np.arange(len(rows) - 1, -1, -1)  # the earliest row of each hash wins
+    later = first[codes] != np.arange(len(rows))
+    cand = pa.array(rows[later])
+    ref = pa.array(rows[first[codes[later]]])
     same = np.ones(len(cand), dtype=bool)
-    for x in words:
-        same &= x[cand] == x[ref]
+    for k in _DUP_KEYS:
+        a, b = table[k].take(cand), table[k].take(ref)
+        eq = pc.fill_null(pc.equal(a, b), False)
+        if a.null_count or b.null_count:
+            eq = pc.or_(eq, pc.and_(pc.is_null(a), pc.is_null(b)))
+        same &= eq.to_numpy(zero_copy_only=False)
     if same.all():
-        dup = np.zeros(len(h), dtype=bool)
-        dup[cand] = True
+        dup[cand.to_numpy()] = True
         return dup
     log.warning("row-hash collision among %d rows: exact duplicate pass", int((~same).sum()))
-    df = pd.DataFrame({k: w for k, w in zip(_DUP_KEYS, words, strict=True)})
+    df = table.select(list(_DUP_KEYS)).to_pandas()
     return df.duplicated(keep="first").to_numpy()
 
 
@@ -747,7 +764,8 @@ def read_table(path: str | Path, stem: str | None = None, duplicates: str = "kee
                 f"{path}, column 'date': expected the local ({TIMEZONE}) date of timestamp on all but a few "
                 f"rows (at most {MAX_DATE_MISMATCH_FRAC:.0%}); it differs on {stats.date_mismatch} of "
                 f"{stats.rows - stats.no_time} rows ({frac:.2%})")
-        dup = _duplicate_mask(table)
+        dup = _duplicate_mask(table, np.concatenate(stats.hashes))
+        stats.hashes.clear()
         n_dup = int(dup.sum())
         log.info("%s: %d exact duplicate rows (%.2f%%)", spec.file, n_dup, 100 * n_dup / table.num_rows)
         if n_dup and duplicates == "drop" and stem == "big_matrix":
