@@ -455,3 +455,16 @@ def test_duplicate_detection_is_exact(tiny_raw_dir):
     got = _duplicate_mask(t)
     assert expected.sum() >= 50
     np.testing.assert_array_equal(got, expected)
+
+
+def test_block_wise_reading_matches_one_block(raw, tmp_path, monkeypatch):
+    """Tiny blocks (a few lines each, some longer than a block) give the same table, csv_row and
+    duplicate handling as one block, and errors still name the right line."""
+    import vmrec.ingest as ingest
+
+    whole = read_table(raw / "big_matrix.csv", duplicates="drop")
+    monkeypatch.setattr(ingest, "CHUNK_BYTES", 60)
+    blocks = read_table(raw / "big_matrix.csv", duplicates="drop")
+    assert blocks.equals(whole)
+    msg, _ = _bad(tmp_path, "big_matrix.csv", BIG.replace("\n2,8228,140,", "\n2,8228,x140,", 1))
+    assert "column 'play_duration'" in msg and "line 9" in msg

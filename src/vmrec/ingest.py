@@ -417,15 +417,16 @@ def _diagnose(path: Path, spec: FileSpec, types: dict[str, pa.DataType], data: b
     return IngestError(f"{path}: Arrow could not parse lines {first_line}..{last_line}: {arrow_error}")
 
 
-def _parse(path: Path, spec: FileSpec, schema: pa.Schema, data: bytes | memoryview, first_line: int,
+def _parse(path: Path, spec: FileSpec, schema: pa.Schema, data: bytes | pa.Buffer, first_line: int,
            header_row: bool, ends_file: bool) -> pa.Table:
     """Parse one block of CSV bytes with Arrow; on failure raise an IngestError that locates the problem."""
     read, parse, convert = _options(spec, schema, header_row, multiline=not spec.matrix)
+    buf = data if isinstance(data, pa.Buffer) else pa.py_buffer(data)
     try:
-        return pa_csv.read_csv(pa.BufferReader(pa.py_buffer(data)), read_options=read, parse_options=parse,
+        return pa_csv.read_csv(pa.BufferReader(buf), read_options=read, parse_options=parse,
                                convert_options=convert)
     except (pa.ArrowInvalid, UnicodeDecodeError) as e:
-        data = bytes(data)
+        data = buf.to_pybytes()
         body = data.split(b"\n", 1)[1] if header_row and b"\n" in data else (b"" if header_row else data)
         raise _diagnose(path, spec, convert.column_types, body, first_line, ends_file, e) from None
 
@@ -448,29 +449,39 @@ def _read_blocks(path: Path, spec: FileSpec, schema: pa.Schema) -> Iterator[tupl
         yield table, _Where(path, 2, False, data[header_len:], cr_replaced=replaced), replaced
         return
     bar = tqdm(total=size, unit="B", unit_scale=True, desc=spec.file, leave=False)
-    with open(path, "rb") as f, bar:
-        f.seek(header_len)
+    # memory-mapped and sliced without copies: each block is a zero-copy view cut after a newline
+    with pa.memory_map(str(path), "r") as mm, bar:
+        whole = mm.read_buffer()  # zero-copy view of the mapped file
         bar.update(header_len)
-        line = 2
-        rest = b""
-        while True:
-            buf = f.read(CHUNK_BYTES)
-            eof = not buf
-            data = rest + buf
-            if not data:
-                break
-            cut = len(data) if eof else data.rfind(b"\n") + 1
-            if cut == 0:  # no newline in a whole chunk: keep reading
-                rest = data
-                continue
-            block = memoryview(data)[:cut]
-            rest = data[cut:]
-            table = _parse(path, spec, schema, block, line, header_row=False, ends_file=eof)
+        pos, line = header_len, 2
+        while pos < size:
+            end = _block_end(whole, pos, size)
+            table = _parse(path, spec, schema, whole.slice(pos, end - pos), line, header_row=False,
+                           ends_file=end == size)
             yield table, _Where(path, line, True), False
             line += table.num_rows
-            bar.update(len(block))
-            if eof:
-                break
+            bar.update(end - pos)
+            pos = end
+
+
+def _block_end(whole: pa.Buffer, pos: int, size: int) -> int:
+    """End (exclusive) of the block starting at `pos`: just after the last newline within CHUNK_BYTES,
+    or after the first newline beyond it when a single line is longer (or the end of the file)."""
+    end = min(pos + CHUNK_BYTES, size)
+    if end == size:
+        return end
+    n = min(1 << 16, end - pos)
+    tail = whole.slice(end - n, n).to_pybytes()
+    k = tail.rfind(b"\n")
+    if k >= 0:
+        return end - len(tail) + k + 1
+    while end < size:  # a line longer than the tail window: extend to the next newline
+        more = whole.slice(end, min(1 << 20, size - end)).to_pybytes()
+        k = more.find(b"\n")
+        if k >= 0:
+            return end + k + 1
+        end += len(more)
+    return size
 
 
 # --- conversion and validation -------------------------------------------------------------------------
