@@ -296,6 +296,11 @@ def test_header_only_file(tmp_path):
     assert "item_categories.csv" in msg and "no data rows" in msg
 
 
+def test_header_only_matrix(tmp_path):
+    msg, _ = _bad(tmp_path, "big_matrix.csv", BIG.split("\n")[0] + "\n")
+    assert "big_matrix.csv" in msg and "no data rows" in msg
+
+
 def test_non_utf8_byte(tmp_path):
     data = CAPTION.encode("utf-8").replace("封面文字".encode(), b"\xff\xfe bad", 1)
     msg, _ = _bad(tmp_path, "kuairec_caption_category.csv", data)
@@ -404,8 +409,8 @@ def test_tiny_synthetic_round_trip(tiny_tables, tiny_raw_dir):
         assert schema_strings(table.schema) == TABLE_COLUMNS[stem]
         with open(tiny_raw_dir / fname, "rb") as f:
             lines = sum(1 for _ in f)
-        if stem not in ("kuairec_caption_category", "big_matrix"):
-            assert table.num_rows == lines - 1, stem
+        if stem != "kuairec_caption_category":  # captions may hold quoted line breaks
+            assert table.num_rows == lines - 1, stem  # duplicates: keep (the default)
     big = pq.read_table(tiny_tables / "big_matrix.parquet")
     assert big["timestamp"].null_count == 0
     small = pq.read_table(tiny_tables / "small_matrix.parquet")
@@ -418,6 +423,11 @@ def test_tiny_synthetic_round_trip(tiny_tables, tiny_raw_dir):
         ok = ~np.isnan(ts)
         np.testing.assert_array_equal(local[ok], np.rint(ts[ok] * 1000).astype(np.int64))
         assert t.schema.field("time_local").type == pa.timestamp("ms", tz=TIMEZONE)
+    with open(tiny_raw_dir / "big_matrix.csv", encoding="utf-8") as f:  # the raw local wall clock
+        raw_times = [line.split(",")[4] for _, line in zip(range(200), f, strict=False)][1:]
+    for text, local in zip(raw_times, big["time_local"].to_pylist(), strict=False):
+        wall = local.astimezone(SH).replace(tzinfo=None)
+        assert abs((wall - datetime.fromisoformat(text)).total_seconds()) < 1e-3, text
     cats = pq.read_table(tiny_tables / "item_categories.parquet")
     assert all(1 <= len(v) <= 4 for v in cats["feat"].to_pylist())
     cap = pq.read_table(tiny_tables / "kuairec_caption_category.parquet")

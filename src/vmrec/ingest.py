@@ -762,10 +762,10 @@ def read_table(path: str | Path, stem: str | None = None, duplicates: str = "kee
             arrays = [_convert_column(where, spec.col(f.name), raw[f.name], f) for f in schema]
             parts.append(pa.Table.from_arrays(arrays, schema=schema))
         row0 += raw.num_rows
+    if row0 == 0:
+        raise IngestError(f"{path}: no data rows after the header (line 1)")
     table = pa.concat_tables(parts) if len(parts) != 1 else parts[0]
     del parts
-    if table.num_rows == 0:
-        raise IngestError(f"{path}: no data rows after the header (line 1)")
     if spec.matrix:
         frac = stats.date_mismatch / max(1, stats.rows - stats.no_time)
         log.info("%s: date differs from the local date of timestamp on %d rows (%.3f%%)", spec.file,
