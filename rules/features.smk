@@ -15,7 +15,7 @@ rule features:
         split=config["split"],
     threads: 2
     resources:
-        mem_mb=lambda wc: 12000 if config["scale"] == "full" or not SYNTHETIC else 3000,
+        mem_mb=lambda wc: 8000 if config["scale"] == "full" or not SYNTHETIC else 3000,  # full: 4.4-5.5 GB peak
         runtime=30,
     log:
         f"{LOGS}/features.log",
