@@ -224,7 +224,6 @@ def test_item_features_match_edges(base):
 # --- the tiny synthetic KuaiRec through ingest ------------------------------------------------------
 @pytest.fixture(scope="module")
 def tiny(tiny_tables, tiny_features):
-    pytest.importorskip("vmrec.synthetic")
     edges = pd.read_parquet(tiny_features / "edges.parquet")
     items = pd.read_parquet(tiny_features / "item_features.parquet")
     columns = pd.read_csv(tiny_features / "columns.csv")
