@@ -1,6 +1,5 @@
 """Rule evaluate: per-head metrics with bootstrap intervals of one model's predictions."""
 
-from __future__ import annotations
 
 import pandas as pd
 

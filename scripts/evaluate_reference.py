@@ -1,7 +1,6 @@
 """Rule evaluate_reference: the duration-only baseline and (synthetic data) the oracle of true
 probabilities, as predictions and metrics; the oracle is skipped (empty) when label thresholds differ."""
 
-from __future__ import annotations
 
 import logging
 

@@ -1,6 +1,5 @@
 """Rule graph: edge table -> graph tensors (node maps, node features, message and supervised edges)."""
 
-from __future__ import annotations
 
 import pandas as pd
 

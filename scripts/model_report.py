@@ -1,6 +1,5 @@
 """Rule model_report: aggregate metrics of every model and reference, and the model figures."""
 
-from __future__ import annotations
 
 from pathlib import Path
 

@@ -1,6 +1,5 @@
 """Rule select: pick the sweep point with the best validation mean AUC of one model -> best.json."""
 
-from __future__ import annotations
 
 import json
 import logging

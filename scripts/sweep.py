@@ -1,6 +1,5 @@
 """Rule sweep: train one (model, lr, batch size) point on a subset of train, score it on val."""
 
-from __future__ import annotations
 
 import torch
 

@@ -1,6 +1,5 @@
 """Rule train: train one model on full data with its selected point; save weights, curve, predictions."""
 
-from __future__ import annotations
 
 import json
 

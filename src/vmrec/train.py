@@ -44,6 +44,35 @@ class TrainResult:
     emb: tuple[torch.Tensor, torch.Tensor] | None  # eval-view node embeddings of the best model
 
 
+class Adam:
+    """Plain Adam (Kingma & Ba), numerically the update of torch.optim.Adam's defaults.
+
+    torch.optim imports torch._dynamo on first use, which costs ~10 s per process on a busy 2-core
+    machine; every sweep point is its own short process, so that import would dominate the sweep."""
+
+    def __init__(self, params, lr: float, betas: tuple[float, float] = (0.9, 0.999),
+                 eps: float = 1e-8) -> None:
+        self.params = [p for p in params if p.requires_grad]
+        self.lr, (self.b1, self.b2), self.eps, self.t = lr, betas, eps, 0
+        self.m = [torch.zeros_like(p) for p in self.params]
+        self.v = [torch.zeros_like(p) for p in self.params]
+
+    def zero_grad(self) -> None:
+        for p in self.params:
+            p.grad = None
+
+    @torch.no_grad()
+    def step(self) -> None:
+        self.t += 1
+        c1, c2 = 1 - self.b1**self.t, 1 - self.b2**self.t
+        for p, m, v in zip(self.params, self.m, self.v, strict=True):
+            if p.grad is None:
+                continue
+            m.mul_(self.b1).add_(p.grad, alpha=1 - self.b1)
+            v.mul_(self.b2).addcmul_(p.grad, p.grad, value=1 - self.b2)
+            p.addcdiv_(m, (v / c2).sqrt_().add_(self.eps), value=-self.lr / c1)
+
+
 def seed_everything(seed: int) -> None:
     torch.manual_seed(seed)
     np.random.seed(seed % 2**32)
@@ -91,7 +120,7 @@ def train_model(spec: ModelSpec, g: dict, s: TrainSettings, device: torch.device
     x, u, v, y = (g[f"train_{k}"][rows].to(device) for k in ("x", "user", "video", "y"))
     w = torch.tensor([s.head_weights[h] for h in HEADS], dtype=torch.float32, device=device)
     y_val = g["val_y"].numpy()
-    opt = torch.optim.Adam(net.parameters(), lr=s.lr)
+    opt = Adam(net.parameters(), lr=s.lr)
     n = len(x)
     log.info("%s: device %s, %d supervised train edges (subset_frac %.3g), lr %g, batch %d, %d parameters",
              spec.name, device, n, s.subset_frac, s.lr, s.batch_size,
@@ -109,7 +138,7 @@ def train_model(spec: ModelSpec, g: dict, s: TrainSettings, device: torch.device
             emb = net.embed(train_view)  # full-graph propagation every step: fresh gradients
             logits = net(x[b], u[b], v[b], emb)
             loss = (F.binary_cross_entropy_with_logits(logits, y[b], reduction="none").mean(0) * w).sum()
-            opt.zero_grad(set_to_none=True)
+            opt.zero_grad()
             loss.backward()
             opt.step()
             total += float(loss.detach()) * len(b)
