@@ -54,6 +54,7 @@ class Measurement:
     seconds: float  # wall time of the measured call inside the worker (no interpreter start/imports)
     peak_rss_mb: float  # peak resident memory of the whole worker process
     result: Any = None  # whatever the measured function returned (JSON-able)
+    cpu_seconds: float = float("nan")  # user + system CPU time of the call (all threads)
 
 
 def measure(target: str, kwargs: dict[str, Any] | None = None, env: dict[str, str] | None = None,
@@ -76,7 +77,8 @@ def measure(target: str, kwargs: dict[str, Any] | None = None, env: dict[str, st
                            f"{err[-3000:]}")
     line = [ln for ln in out.splitlines() if ln.startswith("{")][-1]
     rec = json.loads(line)
-    return Measurement(rec["seconds"], rec["peak_rss_mb"], rec.get("result"))
+    return Measurement(rec["seconds"], rec["peak_rss_mb"], rec.get("result"),
+                       rec.get("cpu_seconds", float("nan")))
 
 
 def _worker(target: str, kwargs_json: str) -> None:
@@ -86,11 +88,14 @@ def _worker(target: str, kwargs_json: str) -> None:
     module, func = target.split(":")
     fn = getattr(importlib.import_module(module), func)
     kwargs = json.loads(kwargs_json)
+    r0 = resource.getrusage(resource.RUSAGE_SELF)
     t0 = time.perf_counter()
     result = fn(**kwargs)
     seconds = time.perf_counter() - t0
-    peak_kb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss  # KiB on Linux
-    print(json.dumps({"seconds": seconds, "peak_rss_mb": peak_kb / 1024, "result": result}), flush=True)
+    r1 = resource.getrusage(resource.RUSAGE_SELF)
+    cpu = (r1.ru_utime - r0.ru_utime) + (r1.ru_stime - r0.ru_stime)
+    print(json.dumps({"seconds": seconds, "cpu_seconds": cpu, "peak_rss_mb": r1.ru_maxrss / 1024,  # KiB
+                      "result": result}), flush=True)
 
 
 def summarize(samples: list[Measurement]) -> dict[str, float]:
@@ -98,6 +103,7 @@ def summarize(samples: list[Measurement]) -> dict[str, float]:
     secs = [m.seconds for m in samples]
     return {
         "median_s": statistics.median(secs),
+        "median_cpu_s": statistics.median(m.cpu_seconds for m in samples),
         "min_s": min(secs),
         "max_s": max(secs),
         "peak_rss_mb": max(m.peak_rss_mb for m in samples),

@@ -10,6 +10,7 @@ Targets (2 cores): (a) under 30 s, within 4x of (b), faster than (c), peak RSS u
 
 from __future__ import annotations
 
+import os
 import shutil
 import tempfile
 import time
@@ -86,11 +87,13 @@ def run(ctx: BenchContext) -> BenchResult:
         "(c) pandas read_csv + to_datetime + to_parquet": (f"{here}:pandas_route", True),
     }
     samples: dict[str, list] = {k: [] for k in routes}
+    loads: list[float] = []  # 1-min load average before each measurement (a shared machine skews times)
     for rep in range(ctx.repeats):
         for label, (target, writes) in routes.items():  # interleaved, so drift hits all routes alike
             out = Path(tempfile.mkdtemp(prefix="vmrec-bench-"))
             try:
                 kwargs = {"raw_dir": str(raw), **({"out_dir": str(out)} if writes else {})}
+                loads.append(os.getloadavg()[0])
                 m = measure(target, kwargs)
             finally:
                 shutil.rmtree(out, ignore_errors=True)
@@ -102,7 +105,8 @@ def run(ctx: BenchContext) -> BenchResult:
     bare = stats["(b) bare pandas.read_csv"]["median_s"]
     rows = [
         {"route": k, "median s": s["median_s"], "min s": s["min_s"], "max s": s["max_s"],
-         "vs bare read": s["median_s"] / bare, "peak RSS MB": s["peak_rss_mb"]}
+         "vs bare read": s["median_s"] / bare, "median CPU s": s["median_cpu_s"],
+         "peak RSS MB": s["peak_rss_mb"]}
         for k, s in stats.items()
     ]
     a = stats["(a) vmrec ingest_all"]
@@ -113,7 +117,10 @@ def run(ctx: BenchContext) -> BenchResult:
         "(a) faster than (c)": a["median_s"] < c["median_s"],
         f"(a) peak RSS under {TARGET_RSS_MB / 1024:.0f} GB": a["peak_rss_mb"] < TARGET_RSS_MB,
     }
-    notes = [f"data: {raw} ({size_mb:,.0f} MiB in seven files), {ctx.repeats} repeats, fresh process each"]
+    notes = [f"data: {raw} ({size_mb:,.0f} MiB in seven files), {ctx.repeats} repeats, fresh process each",
+             f"1-min load average before the runs: mean {sum(loads) / len(loads):.1f}, max {max(loads):.1f} "
+             f"on {os.cpu_count()} CPUs (above ~1 other processes share the cores and inflate wall times; "
+             f"CPU s is the process's user+system time, all threads)"]
     notes += [f"target {name}: {'met' if ok else 'NOT met'}" for name, ok in checks.items()]
     notes.append("(b) and (c) read kuairec_caption_category.csv with lineterminator='\\n' "
                  "(pandas defaults break on its bare \\r bytes)")
