@@ -1,0 +1,164 @@
+"""Evaluation: metric definitions, bootstrap intervals, order invariance, references, figures, and the
+per-model job structure of the workflow (adding a hidden size adds jobs for it only)."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from sklearn.metrics import log_loss, roc_auc_score
+
+from vmrec.contracts import HEADS, METRIC_COLUMNS, PROB_COLUMNS
+from vmrec.evaluate import (
+    duration_baseline,
+    evaluate_frame,
+    oracle_predictions,
+    plot_auc,
+    plot_calibration,
+    plot_curves,
+    plot_roc,
+)
+from vmrec.fake_edges import make_fake_edges
+from vmrec.metrics import auc, ece, logloss, per_user_auc
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(scope="module")
+def frame():
+    edges, truth = make_fake_edges(n_users=80, n_videos=100, n_big=8000, n_small=2000, seed=2)
+    f = edges[edges["split"] != "train"][["edge_id", "split", "user_id", *HEADS]].merge(truth, on="edge_id")
+    f["split"] = f["split"].astype(str)
+    return f
+
+
+def test_metrics_match_sklearn():
+    rng = np.random.default_rng(0)
+    y = rng.integers(0, 2, 2000)
+    p = np.round(rng.random(2000), 2)  # many ties
+    assert auc(y, p) == pytest.approx(roc_auc_score(y, p), abs=1e-12)
+    w = rng.integers(0, 3, 2000)
+    assert auc(y, p, w) == pytest.approx(roc_auc_score(y, p, sample_weight=w), abs=1e-12)
+    assert logloss(y, p) == pytest.approx(log_loss(y, np.clip(p, 1e-7, 1 - 1e-7)), abs=1e-9)
+    assert np.isnan(auc(np.ones(5), np.arange(5)))
+
+
+def test_ece_and_gauc_by_hand():
+    # perfectly calibrated bins -> 0; all predictions 0.9 with a 0.5 rate -> 0.4
+    assert ece(np.array([1, 0] * 50), np.full(100, 0.9)) == pytest.approx(0.4)
+    y = np.array([1, 0, 1, 0, 1, 1, 0, 0])
+    s = np.array([0.9, 0.1, 0.2, 0.8, 0.5, 0.6, 0.3, 0.4])
+    u = np.array([0, 0, 1, 1, 2, 2, 3, 3])  # user 2 only positives, user 3 only negatives
+    aucs, dropped = per_user_auc(y, s, u)
+    assert dropped == 2 and sorted(aucs.tolist()) == [0.0, 1.0]
+
+
+def test_evaluate_frame_is_tidy_with_intervals(frame):
+    m = evaluate_frame("oracle", frame, ["val", "small"], n_boot=50, seed=0)
+    assert list(m.columns) == list(METRIC_COLUMNS)
+    assert set(m["split"]) == {"val", "small"} and set(m["head"]) == set(HEADS)
+    main = m[m["metric"].isin(["auc", "gauc", "logloss", "ece"])]
+    assert len(main) == 2 * 4 * 4
+    # ECE is biased upwards under resampling, so only the unbiased metrics must bracket their value
+    unb = main[main["metric"] != "ece"]
+    assert (unb["ci_low"] <= unb["value"] + 1e-9).all() and (unb["value"] <= unb["ci_high"] + 1e-9).all()
+    assert (main["ci_low"] <= main["ci_high"]).all()
+    dropped = m[m["metric"] == "gauc_dropped_users"]["value"]
+    assert (dropped >= 0).all()
+
+
+def test_metrics_do_not_depend_on_row_order(frame):
+    a = evaluate_frame("m", frame, ["val", "test"], n_boot=30, seed=1)
+    b = evaluate_frame("m", frame.sample(frac=1, random_state=7), ["val", "test"], n_boot=30, seed=1)
+    pd.testing.assert_frame_equal(a, b, check_exact=False, rtol=1e-9, atol=1e-12)
+
+
+def test_duration_baseline_is_fitted_on_train_only():
+    edges, _ = make_fake_edges(n_users=50, n_videos=60, n_big=5000, n_small=500, seed=0)
+    base = duration_baseline(edges)
+    assert set(base["split"]) == {"val", "test", "small"}
+    e2 = edges.copy()
+    e2.loc[e2["split"] != "train", list(HEADS)] = 1  # labels outside train never reach the baseline
+    pd.testing.assert_frame_equal(base, duration_baseline(e2))
+    assert base[list(PROB_COLUMNS)].min().min() > 0
+
+
+def test_oracle_is_skipped_when_thresholds_differ(tmp_path, caplog):
+    (tmp_path / "truth.json").write_text(json.dumps({"label_thresholds": {
+        "complete_ratio": 0.9, "long_seconds": 18.0, "rewatch_ratio": 2.0, "neg_seconds": 3.0}}))
+    edges, _ = make_fake_edges(n_users=20, n_videos=30, n_big=500, n_small=50)
+    labels = {"complete_ratio": 0.9, "long_seconds": 18.0, "rewatch_ratio": 1.5, "neg_seconds": 3.0}
+    with caplog.at_level("WARNING", logger="vmrec"):
+        assert oracle_predictions(edges, tmp_path, labels) is None
+    assert "rewatch_ratio" in caplog.text and "oracle skipped" in caplog.text
+
+
+def test_oracle_of_tiny_synthetic(tiny_features, tiny_raw, tiny_config):
+    edges = pd.read_parquet(tiny_features / "edges.parquet")
+    o = oracle_predictions(edges, tiny_raw / "truth", tiny_config["labels"])
+    assert len(o) == int((edges["split"] != "train").sum())
+    assert o[list(PROB_COLUMNS)].notna().all().all()
+
+
+def test_figures_are_written(frame, tmp_path):
+    m = evaluate_frame("oracle", frame, ["val", "small"], n_boot=10, seed=0)
+    frames = {"oracle": frame}
+    curve = pd.DataFrame({"epoch": [1, 2], "train_loss": [1.0, 0.9], "val_loss": [1.1, 1.0],
+                          **{f"val_auc_{h}": [0.6, 0.65] for h in HEADS}})
+    for name, draw in {"auc": lambda p: plot_auc(m, p), "roc": lambda p: plot_roc(frames, "small", p),
+                       "cal": lambda p: plot_calibration(frames, "small", p),
+                       "curves": lambda p: plot_curves({"m": curve}, p)}.items():
+        path = tmp_path / f"{name}.png"
+        draw(path)
+        assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def _snakemake(workdir: Path, dims: list[int], *args: str) -> str:
+    cfg = workdir / "dims.yaml"
+    cfg.write_text(f"scale: tiny\nmodels:\n  hidden_dims: {dims}\n")
+    models = ["logreg", "edge_mlp", *(f"gnn_h{d}" for d in dims)]
+    targets = [f"results/synthetic-tiny/metrics/{m}.csv" for m in models]
+    out = subprocess.run(
+        [sys.executable, "-m", "snakemake", "-s", str(ROOT / "Snakefile"), "--directory", str(workdir),
+         "--configfile", str(ROOT / "config.yaml"), str(cfg), "--cores", "1", *args, *targets],
+        capture_output=True, text=True, check=False)
+    assert out.returncode == 0, out.stdout[-2000:] + out.stderr[-3000:]
+    return out.stdout + out.stderr
+
+
+def _jobs(text: str) -> list[tuple[str, str]]:
+    """(rule, wildcards) of each job of a dry run's output."""
+    jobs, rule = [], None
+    for line in text.splitlines():
+        if line.startswith(("rule ", "localrule ")):
+            rule = line.split()[1].rstrip(":")
+            jobs.append((rule, ""))
+        elif line.strip().startswith("wildcards:") and jobs:
+            jobs[-1] = (rule, line.split(":", 1)[1].strip())
+    return jobs
+
+
+@pytest.mark.workflow
+def test_adding_a_hidden_size_adds_jobs_for_it_only(tmp_path):
+    """Record a finished run (every output present, metadata via --touch), then add a hidden size:
+    only the new model's sweep/select/train/evaluate jobs are scheduled (params are per model)."""
+    plan = _snakemake(tmp_path, [16], "-n", "--forceall")
+    for line in plan.splitlines():
+        if line.strip().startswith("output:"):
+            for f in line.split(":", 1)[1].split(", "):
+                path = tmp_path / f.strip()
+                if path.name == "truth":
+                    path.mkdir(parents=True, exist_ok=True)
+                else:
+                    path.parent.mkdir(parents=True, exist_ok=True)
+                    path.touch()
+    _snakemake(tmp_path, [16], "--touch", "--forceall")
+    assert _jobs(_snakemake(tmp_path, [16], "-n")) == []  # up to date
+    new = _jobs(_snakemake(tmp_path, [16, 32], "-n"))
+    assert {r for r, _ in new} == {"sweep", "select", "train", "evaluate"}, new
+    assert all("model=gnn_h32" in w for _, w in new), new
