@@ -60,10 +60,12 @@ def _ratio_buckets(r: np.ndarray) -> dict[str, float]:
 
 
 @pytest.fixture(scope="session")
-def small_raw(tmp_path_factory) -> Path:
+def small_raw(tmp_path_factory, tiny_config) -> Path:
     """The `small` scale (~600k big rows), generated once: distributions need more than tiny."""
     root = tmp_path_factory.mktemp("raw_small")
-    generate(root, scale="small", seed=2020, value_weights=WEIGHTS, noise_scale=0.15)
+    syn = tiny_config["synthetic"]
+    generate(root, scale="small", seed=syn["seed"], value_weights=syn["value_weights"],
+             noise_scale=syn["noise_scale"])
     return root
 
 
@@ -203,9 +205,10 @@ def test_float_repr_matches_python():
 
 
 # --- truth -------------------------------------------------------------------------------------------
-def test_truth_files_match_the_csvs(tiny_raw):
+def test_truth_files_match_the_csvs(tiny_raw, tiny_config):
     truth = json.loads((tiny_raw / "truth" / TRUTH_JSON).read_text())
-    assert truth["value_weights"] == WEIGHTS and truth["noise_scale"] == 0.15
+    assert truth["value_weights"] == tiny_config["synthetic"]["value_weights"]
+    assert truth["noise_scale"] == tiny_config["synthetic"]["noise_scale"]
     assert truth["label_thresholds"] == {"complete_ratio": 0.9, "long_seconds": 18.0, "rewatch_ratio": 2.0,
                                          "neg_seconds": 3.0}
     data = tiny_raw / RAW_SUBDIR
@@ -250,17 +253,16 @@ def test_labels_follow_the_truth_tiny(tiny_raw):
     _check_labels_follow_truth(tiny_raw, min_auc=0.65)
 
 
-def test_policy_shows_high_value_videos(tiny_raw):
+def test_policy_shows_high_value_videos(tiny_raw, tiny_config):
     pools = pq.read_table(tiny_raw / "truth" / TRUTH_POOLS).to_pandas()
     assert list(pools.columns) == ["session_id", "user_id", "video_id", "shown", "position", *PROB_COLUMNS]
-    w = np.array([WEIGHTS[h] for h in HEADS])
+    w = np.array([tiny_config["synthetic"]["value_weights"][h] for h in HEADS])
     pools["V"] = pools[list(PROB_COLUMNS)].to_numpy() @ w
     shown, unshown = pools.loc[pools["shown"], "V"], pools.loc[~pools["shown"], "V"]
     assert shown.mean() > unshown.mean() + 0.1
     # informative but not deterministic: some shown videos rank below unshown ones of the same pool
-    g = pools.groupby("session_id")
-    min_shown = g.apply(lambda d: d.loc[d["shown"], "V"].min(), include_groups=False)
-    max_unshown = g.apply(lambda d: d.loc[~d["shown"], "V"].max(), include_groups=False)
+    min_shown = pools[pools["shown"]].groupby("session_id")["V"].min()
+    max_unshown = pools[~pools["shown"]].groupby("session_id")["V"].max().reindex(min_shown.index)
     assert (min_shown < max_unshown).mean() > 0.5
     # positions 0..L-1 within every session; -1 for the unshown
     assert (pools.loc[~pools["shown"], "position"] == -1).all()
@@ -333,7 +335,7 @@ def test_distributions_small(small_raw):
     _check_distributions(small_raw, tol=0.03)
     _check_labels_follow_truth(small_raw, min_auc=0.7)
     big = pd.read_csv(small_raw / RAW_SUBDIR / "big_matrix.csv", usecols=["user_id", "video_id"])
-    assert big["user_id"].nunique() == 1500 and big["video_id"].nunique() == 2500
+    assert big["user_id"].nunique() == 1500 and big["video_id"].nunique() >= 0.98 * 2500
 
 
 def test_item_daily_reflects_true_rates(small_raw):

@@ -8,7 +8,8 @@ Behaviour model (one view of user u on video v, duration d ms, context hour h). 
 p = floor(X) ms where X is drawn from a three-component mixture:
   skip  (prob pi_s): X = 0 with prob SKIP_ZERO, else lognormal(log SKIP_MEDIAN_MS, SKIP_SIGMA);
   watch (prob pi_w): log X ~ Normal(mu, WATCH_SIGMA);
-  loop  (prob pi_l): X = d * (1 + E), E ~ Exponential(mean LOOP_MEAN).
+  loop  (prob pi_l): X = d * (1 + E), E ~ Lomax(shape LOOP_SHAPE, scale LOOP_SCALE) (an exponential
+                     whose rate varies between views: a heavier tail of rewatches).
 (pi_s, pi_w, pi_l) = softmax(l_s, 0, l_l). l_s, l_l and mu mix observable effects (log duration, tags,
 user activity and a user category, hour of day, video quality which drives popularity and the daily
 statistics) with three separate low-rank latent user x video affinities (partly shared), so the four
@@ -65,18 +66,19 @@ HOUR_PROFILE = np.array([3.0, 2.0, 1.2, 0.7, 0.5, 0.5, 0.8, 1.5, 2.2, 2.6, 2.8, 
 
 # --- behaviour model constants -------------------------------------------------------------------
 REF_DURATION_MS = 9600.0
-DURATION_LOG_MEDIAN = np.log(8200.0)  # of the catalogue; exposure shifts the view median to ~9.6 s
-DURATION_LOG_SIGMA = 0.85
+DURATION_LOG_MEDIAN = np.log(12260.0)  # of the catalogue; exposure shifts the view median to ~9.6 s
+DURATION_LOG_SIGMA = 0.6
 DURATION_MIN_MS, DURATION_MAX_MS = 140, 315_000
 SKIP_MEDIAN_MS = 1500.0
 SKIP_SIGMA = 0.9
 SKIP_ZERO = 0.06
-WATCH_MEDIAN_MS = 6300.0
-WATCH_SIGMA = 0.75
-WATCH_DURATION_SLOPE = 0.3
-LOOP_MEAN = 0.65
-SKIP_BIAS = -1.35
-LOOP_BIAS = -1.7
+WATCH_MEDIAN_MS = 5730.0
+WATCH_SIGMA = 0.3
+WATCH_DURATION_SLOPE = 0.41
+LOOP_SCALE = 1.47
+LOOP_SHAPE = 3.0
+SKIP_BIAS = -0.56
+LOOP_BIAS = -4.67
 LATENT_DIM = 8
 DUP_RATE = 0.0834  # duplicates per view -> 7.7% of big rows
 DATE_MISMATCH_RATE = 0.0012
@@ -195,6 +197,9 @@ def _make_world(spec: ScaleSpec, rng: np.random.Generator) -> World:
     is_su[small_users] = True
     is_sv = np.zeros(V, bool)
     is_sv[small_videos] = True
+    # the release's small block holds popular videos: keep them at least median-popular, so each is in big
+    pop[small_videos] = np.maximum(pop[small_videos], np.median(pop))
+    pop /= pop.sum()
     u_static = np.stack([-0.25 * act + 0.5 * lowactive, 0.12 * act + ucat_eff[ucat], 0.15 * act], axis=1)
     v_static = np.stack([-0.4 * quality + tag_eff[:, 0], 0.2 * quality + tag_eff[:, 1],
                          0.35 * quality + tag_eff[:, 2]], axis=1)
@@ -252,7 +257,7 @@ def _survival(pi_s, pi_w, pi_l, mu, d, k) -> np.ndarray:
     lk = np.log(k)
     s_skip = (1.0 - SKIP_ZERO) * ndtr(-(lk - np.log(SKIP_MEDIAN_MS)) / SKIP_SIGMA)
     s_watch = ndtr(-(lk - mu) / WATCH_SIGMA)
-    s_loop = np.where(k <= d, 1.0, np.exp(-np.maximum(k / d - 1.0, 0.0) / LOOP_MEAN))
+    s_loop = np.where(k <= d, 1.0, (1.0 + np.maximum(k / d - 1.0, 0.0) / LOOP_SCALE) ** -LOOP_SHAPE)
     return pi_s * s_skip + pi_w * s_watch + pi_l * s_loop
 
 
@@ -293,7 +298,7 @@ def _sample_play(mix, d: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     n = len(d)
     r = rng.random(n)
     z = rng.standard_normal(n)
-    e = rng.exponential(LOOP_MEAN, n)
+    e = LOOP_SCALE * ((1.0 - rng.random(n)) ** (-1.0 / LOOP_SHAPE) - 1.0)
     zero = rng.random(n) < SKIP_ZERO
     x_skip = np.where(zero, 0.0, np.exp(np.log(SKIP_MEDIAN_MS) + SKIP_SIGMA * z))
     x_watch = np.exp(mu + WATCH_SIGMA * z)
@@ -823,7 +828,7 @@ def platform_rates(world: World, rng: np.random.Generator, n_ref: int = 32) -> d
         "progress": np.mean([_survival(ps, pw, pl, mu, d, np.maximum(r * d, 1.0))
                              for r in np.linspace(0.05, 0.95, 10)], axis=0),
         "mean_play": ps * SKIP_MEDIAN_MS * np.exp(SKIP_SIGMA**2 / 2) * (1 - SKIP_ZERO)
-        + pw * np.exp(mu + WATCH_SIGMA**2 / 2) + pl * d * (1 + LOOP_MEAN),
+        + pw * np.exp(mu + WATCH_SIGMA**2 / 2) + pl * d * (1 + LOOP_SCALE / (LOOP_SHAPE - 1)),
     }
     return {k: x.reshape(V, n_ref).mean(axis=1) for k, x in out.items()}
 
@@ -983,7 +988,11 @@ def generate(root: Path, scale: str, seed: int, value_weights: dict, noise_scale
         truth = tmp / "truth"
         data.mkdir(parents=True)
         truth.mkdir()
-        sizes = _write_big(data / "big_matrix.csv", truth / TRUTH_BIG, big, r_dup)
+        sizes, big_stats = _write_big(data / "big_matrix.csv", truth / TRUTH_BIG, big, r_dup)
+        small_stats = interaction_stats(small.play, small.d, small.probs)
+        small_stats["missing_time"] = round(float(1 - small.has_time.mean()), 4)
+        log.info("big_matrix: %s", json.dumps(big_stats))
+        log.info("small_matrix: %s", json.dumps(small_stats))
         _write_interactions(data / "small_matrix.csv", small.user, small.video, small.play, small.d, small.ts,
                             small.has_time, None, small=True)
         _write_probs(truth / TRUTH_SMALL,
@@ -1003,6 +1012,7 @@ def generate(root: Path, scale: str, seed: int, value_weights: dict, noise_scale
         with open(data / "kuairec_caption_category.csv", "w", encoding="utf-8", newline="") as f:
             f.write(caption_header + "\n" + "\n".join(_caption_rows(world, r_text)) + "\n")
         truth_json = _truth_json(spec, scale, seed, value_weights, noise_scale, world, big, small, sizes)
+        truth_json["stats"] = {"big_matrix": big_stats, "small_matrix": small_stats}
         (truth / TRUTH_JSON).write_text(json.dumps(truth_json, indent=2) + "\n", encoding="utf-8")
         # move into place
         for rel in (RAW_SUBDIR, "truth"):
@@ -1040,7 +1050,29 @@ def _write_big(csv_path: Path, probs_path: Path, big: BigLog, rng: np.random.Gen
                               "video_id": pa.array(big.view_video[idx]),
                               "session_id": pa.array(big.view_sess[idx].astype(np.int64))},
                  big.view_probs[idx])
-    return {"big_rows": int(len(idx)), "big_views": int(n), "big_duplicates": int(len(idx) - n)}
+    sizes = {"big_rows": int(len(idx)), "big_views": int(n), "big_duplicates": int(len(idx) - n)}
+    stats = interaction_stats(big.view_play[idx], big.view_d[idx], big.view_probs[idx])
+    stats["duplicate_rows"] = round(sizes["big_duplicates"] / sizes["big_rows"], 4)
+    return sizes, stats
+
+
+def interaction_stats(play: np.ndarray, d: np.ndarray, probs: np.ndarray) -> dict:
+    """Distribution summary of views: watch_ratio buckets (as in KUAIREC.md), medians, head rates."""
+    r = play / d
+    out = {
+        "rows": int(len(play)),
+        "median_video_duration_s": float(np.median(d) / 1000),
+        "median_play_duration_s": float(np.median(play) / 1000),
+        "median_watch_ratio": float(np.median(r)),
+        "watch_ratio_buckets": {
+            "<0.25": float(np.mean(r < 0.25)), "0.25-0.5": float(np.mean((r >= 0.25) & (r < 0.5))),
+            "0.5-1": float(np.mean((r >= 0.5) & (r < 1))), "1-2": float(np.mean((r >= 1) & (r <= 2))),
+            ">2": float(np.mean(r > 2)), ">5": float(np.mean(r > 5)),
+        },
+        "mean_true_prob": {c: float(probs[:, j].mean()) for j, c in enumerate(PROB_COLUMNS)},
+    }
+    out["watch_ratio_buckets"] = {k: round(v, 4) for k, v in out["watch_ratio_buckets"].items()}
+    return out
 
 
 def _truth_json(spec: ScaleSpec, scale: str, seed: int, value_weights: dict, noise_scale: float,
@@ -1090,7 +1122,7 @@ def _truth_json(spec: ScaleSpec, scale: str, seed: int, value_weights: dict, noi
             "skip": {"median_ms": SKIP_MEDIAN_MS, "sigma": SKIP_SIGMA, "zero_prob": SKIP_ZERO},
             "watch": {"median_ms_at_ref": WATCH_MEDIAN_MS, "sigma": WATCH_SIGMA,
                       "duration_slope": WATCH_DURATION_SLOPE, "ref_duration_ms": REF_DURATION_MS},
-            "loop": {"exp_mean": LOOP_MEAN},
+            "loop": {"lomax_shape": LOOP_SHAPE, "lomax_scale": LOOP_SCALE},
             "latent_dim": LATENT_DIM,
             "play_rounding": "floor",
         },
@@ -1104,29 +1136,3 @@ def _truth_json(spec: ScaleSpec, scale: str, seed: int, value_weights: dict, noi
                       "definitions) and popularity; all uploads precede 2020-07-05",
         "spec": asdict(spec),
     }
-
-
-def describe(root: Path) -> dict:
-    """Distribution summary of a generated dataset (for logs and the report)."""
-    import pandas as pd
-
-    data = Path(root) / RAW_SUBDIR
-    out: dict = {}
-    for name in ("big_matrix", "small_matrix"):
-        df = pd.read_csv(data / f"{name}.csv", usecols=["play_duration", "video_duration", "watch_ratio",
-                                                         "timestamp"])
-        r = df["watch_ratio"].to_numpy()
-        out[name] = {
-            "rows": len(df),
-            "median_video_s": float(np.median(df["video_duration"]) / 1000),
-            "median_play_s": float(np.median(df["play_duration"]) / 1000),
-            "ratio_lt_0.25": float(np.mean(r < 0.25)),
-            "ratio_0.25_0.5": float(np.mean((r >= 0.25) & (r < 0.5))),
-            "ratio_0.5_1": float(np.mean((r >= 0.5) & (r < 1))),
-            "ratio_1_2": float(np.mean((r >= 1) & (r < 2))),
-            "ratio_gt_2": float(np.mean(r > 2)),
-            "ratio_gt_5": float(np.mean(r > 5)),
-            "missing_time": float(df["timestamp"].isna().mean()),
-        }
-    return out
-
