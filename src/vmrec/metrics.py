@@ -91,7 +91,9 @@ def per_user_auc(y: np.ndarray, score: np.ndarray, user: np.ndarray) -> tuple[np
     return np.asarray(aucs, dtype=np.float64), dropped
 
 
-def calibration_curve(y: np.ndarray, p: np.ndarray, n_bins: int = 15) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def calibration_curve(
+    y: np.ndarray, p: np.ndarray, n_bins: int = 15
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Per equal-width bin: mean predicted p, observed rate, count (empty bins removed)."""
     p = np.asarray(p, dtype=np.float64)
     y = np.asarray(y, dtype=np.float64)
