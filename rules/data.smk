@@ -10,8 +10,8 @@ if SYNTHETIC:
             scale=config["scale"],
             synthetic=config["synthetic"],
         resources:
-            mem_mb=lambda wc: {"tiny": 1000, "small": 3000, "full": 16000}[config["scale"]],
-            runtime=lambda wc: {"tiny": 5, "small": 15, "full": 60}[config["scale"]],
+            mem_mb=lambda wc: {"tiny": 1000, "small": 2000, "full": 6000}[config["scale"]],
+            runtime=lambda wc: {"tiny": 5, "small": 10, "full": 30}[config["scale"]],
         log:
             f"{LOGS}/synthesize.log",
         benchmark:
