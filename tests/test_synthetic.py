@@ -353,3 +353,20 @@ def test_item_daily_reflects_true_rates(small_raw):
     rho = pd.Series(agg["show_cnt"].loc[views.index].to_numpy()).corr(pd.Series(views.to_numpy()),
                                                                        method="spearman")
     assert rho > 0.3
+
+
+def _check_small_like_big(root: Path, median_tol: float) -> None:
+    """small_matrix (unbiased, popular videos x active users) looks like big (KUAIREC.md): median
+    watch_ratio 0.77, > 2 share 4.6%; the policy's exposure bias must not dominate it."""
+    small = pd.read_csv(root / RAW_SUBDIR / "small_matrix.csv", usecols=["watch_ratio"])
+    r = small["watch_ratio"].to_numpy()
+    assert abs(np.median(r) - 0.77) <= median_tol, f"small median watch_ratio {np.median(r):.3f} vs 0.77"
+    assert abs(np.mean(r > 2) - 0.046) <= 0.02, f"small watch_ratio > 2 share {np.mean(r > 2):.3f} vs 0.046"
+
+
+def test_small_matrix_like_big_tiny(tiny_raw):
+    _check_small_like_big(tiny_raw, median_tol=0.1)  # 60 x 120 block: wider
+
+
+def test_small_matrix_like_big_small(small_raw):
+    _check_small_like_big(small_raw, median_tol=0.08)

@@ -46,7 +46,7 @@ from vmrec.contracts import HEADS, PROB_COLUMNS, RAW_SUBDIR, TRUTH_BIG, TRUTH_JS
 
 log = logging.getLogger("vmrec.synthetic")
 
-GENERATOR_VERSION = "1.0"
+GENERATOR_VERSION = "1.1"
 
 # Label thresholds the true probabilities refer to (the config defaults, DESIGN.md).
 LABEL_THRESHOLDS = {"complete_ratio": 0.9, "long_seconds": 18.0, "rewatch_ratio": 2.0, "neg_seconds": 3.0}
@@ -72,14 +72,18 @@ DURATION_MIN_MS, DURATION_MAX_MS = 140, 315_000
 SKIP_MEDIAN_MS = 1500.0
 SKIP_SIGMA = 0.9
 SKIP_ZERO = 0.06
-WATCH_MEDIAN_MS = 5730.0
+WATCH_MEDIAN_MS = 5300.0
 WATCH_SIGMA = 0.3
-WATCH_DURATION_SLOPE = 0.41
-LOOP_SCALE = 1.47
-LOOP_SHAPE = 3.0
-SKIP_BIAS = -0.56
-LOOP_BIAS = -4.67
+WATCH_DURATION_SLOPE = 0.7
+LOOP_SCALE = 1.5  # at REF_DURATION_MS; scaled by (d / REF_DURATION_MS) ** -LOOP_DURATION_POWER
+LOOP_SHAPE = 1.5
+LOOP_DURATION_POWER = 0.3  # short videos are looped more times (a thicker watch-ratio tail)
+SKIP_BIAS = -0.1
+LOOP_BIAS = -3.1
 LATENT_DIM = 8
+AFF_STD = (0.6, 0.3, 0.6)  # std of the latent affinity on (skip logit, watch log-mean, loop logit)
+USER_ACT_EFF = (-0.7, 0.08, -0.6)  # effect of user activity on (skip logit, watch log-mean, loop logit)
+QUALITY_EFF = (-0.8, 0.35, -0.2)  # effect of video quality on (skip logit, watch log-mean, loop logit)
 DUP_RATE = 0.0834  # duplicates per view -> 7.7% of big rows
 DATE_MISMATCH_RATE = 0.0012
 SMALL_MISSING_TIME = 0.039
@@ -95,6 +99,10 @@ SESSION_MAX = 200
 SESSION_MIN_START_GAP_MS = 45 * 60_000  # between starts of consecutive sessions of a user
 SESSION_END_GAP_MS = 40 * 60_000  # views closer than this to the next session start are not logged
 POPULARITY_POWER = 1.0
+POP_NOISE, POP_QUALITY, POP_SHORT = 0.9, 1.0, 0.5  # log popularity = noise + quality - short * log d
+SMALL_VIDEO_POP_POWER = 4.0  # small-block videos drawn without replacement with prob ~ pop ** this
+SMALL_VIDEO_SHORT = -0.3  # ... times (d / REF_DURATION_MS) ** -this (< 0: longer, fewer > 2 ratios)
+SMALL_USER_ACT = 3.0  # small-block users drawn without replacement with prob ~ exp(this * activity)
 
 
 @dataclass(frozen=True)
@@ -172,7 +180,7 @@ def _make_world(spec: ScaleSpec, rng: np.random.Generator) -> World:
     u_lat = latent(U)
     v_lat = latent(V)
     # scale so that the affinity u.v has std (skip logit, watch log-mean, loop logit) below
-    aff_std = np.array([0.8, 0.35, 0.7])
+    aff_std = np.array(AFF_STD)
     u_lat *= np.sqrt(aff_std / np.sqrt(K))[:, None, None]
     v_lat *= np.sqrt(aff_std / np.sqrt(K))[:, None, None]
 
@@ -187,12 +195,16 @@ def _make_world(spec: ScaleSpec, rng: np.random.Generator) -> World:
     tag_eff = np.array([tag_effects[t].mean(axis=0) for t in tags])
 
     quality = rng.standard_normal(V)
-    log_pop = 0.9 * rng.standard_normal(V) + 0.5 * quality
+    log_pop = (POP_NOISE * rng.standard_normal(V) + POP_QUALITY * quality
+               - POP_SHORT * np.log(dur / REF_DURATION_MS))
     pop = np.exp(POPULARITY_POWER * log_pop)
     pop /= pop.sum()
 
-    small_users = np.sort(rng.choice(U, size=spec.n_small_users, replace=False))
-    small_videos = np.sort(rng.choice(V, size=spec.n_small_videos, replace=False))
+    # the release's small block holds popular videos and active users
+    pu = np.exp(SMALL_USER_ACT * act)
+    small_users = np.sort(rng.choice(U, size=spec.n_small_users, replace=False, p=pu / pu.sum()))
+    pv = pop ** SMALL_VIDEO_POP_POWER * (dur / REF_DURATION_MS) ** -SMALL_VIDEO_SHORT
+    small_videos = np.sort(rng.choice(V, size=spec.n_small_videos, replace=False, p=pv / pv.sum()))
     is_su = np.zeros(U, bool)
     is_su[small_users] = True
     is_sv = np.zeros(V, bool)
@@ -200,9 +212,11 @@ def _make_world(spec: ScaleSpec, rng: np.random.Generator) -> World:
     # the release's small block holds popular videos: keep them at least median-popular, so each is in big
     pop[small_videos] = np.maximum(pop[small_videos], np.median(pop))
     pop /= pop.sum()
-    u_static = np.stack([-0.25 * act + 0.5 * lowactive, 0.12 * act + ucat_eff[ucat], 0.15 * act], axis=1)
-    v_static = np.stack([-0.4 * quality + tag_eff[:, 0], 0.2 * quality + tag_eff[:, 1],
-                         0.35 * quality + tag_eff[:, 2]], axis=1)
+    ae = USER_ACT_EFF
+    u_static = np.stack([ae[0] * act + 0.5 * lowactive, ae[1] * act + ucat_eff[ucat], ae[2] * act], axis=1)
+    qe = QUALITY_EFF
+    v_static = np.stack([qe[0] * quality + tag_eff[:, 0], qe[1] * quality + tag_eff[:, 1],
+                         qe[2] * quality + tag_eff[:, 2]], axis=1)
     return World(U, V, act, ucat, ucat_eff, lowactive,
                  np.ascontiguousarray(u_lat.transpose(1, 0, 2), dtype=np.float32), u_static,
                  dur, tags, tag_eff, quality, pop,
@@ -252,12 +266,17 @@ def _mixture(world: World, u: np.ndarray, v: np.ndarray, hour: np.ndarray, d: np
     return es / z, ew / z, el / z, mu
 
 
+def loop_scale(d: np.ndarray) -> np.ndarray:
+    """Lomax scale of the extra loops E of the loop component for videos of duration d ms."""
+    return LOOP_SCALE * (np.asarray(d, dtype=np.float64) / REF_DURATION_MS) ** -LOOP_DURATION_POWER
+
+
 def _survival(pi_s, pi_w, pi_l, mu, d, k) -> np.ndarray:
     """P(X >= k) of the mixture (k > 0 in ms); equals P(floor(X) >= k) for integer k."""
     lk = np.log(k)
     s_skip = (1.0 - SKIP_ZERO) * ndtr(-(lk - np.log(SKIP_MEDIAN_MS)) / SKIP_SIGMA)
     s_watch = ndtr(-(lk - mu) / WATCH_SIGMA)
-    s_loop = np.where(k <= d, 1.0, (1.0 + np.maximum(k / d - 1.0, 0.0) / LOOP_SCALE) ** -LOOP_SHAPE)
+    s_loop = np.where(k <= d, 1.0, (1.0 + np.maximum(k / d - 1.0, 0.0) / loop_scale(d)) ** -LOOP_SHAPE)
     return pi_s * s_skip + pi_w * s_watch + pi_l * s_loop
 
 
@@ -298,7 +317,7 @@ def _sample_play(mix, d: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     n = len(d)
     r = rng.random(n)
     z = rng.standard_normal(n)
-    e = LOOP_SCALE * ((1.0 - rng.random(n)) ** (-1.0 / LOOP_SHAPE) - 1.0)
+    e = loop_scale(d) * ((1.0 - rng.random(n)) ** (-1.0 / LOOP_SHAPE) - 1.0)
     zero = rng.random(n) < SKIP_ZERO
     x_skip = np.where(zero, 0.0, np.exp(np.log(SKIP_MEDIAN_MS) + SKIP_SIGMA * z))
     x_watch = np.exp(mu + WATCH_SIGMA * z)
@@ -828,7 +847,7 @@ def platform_rates(world: World, rng: np.random.Generator, n_ref: int = 32) -> d
         "progress": np.mean([_survival(ps, pw, pl, mu, d, np.maximum(r * d, 1.0))
                              for r in np.linspace(0.05, 0.95, 10)], axis=0),
         "mean_play": ps * SKIP_MEDIAN_MS * np.exp(SKIP_SIGMA**2 / 2) * (1 - SKIP_ZERO)
-        + pw * np.exp(mu + WATCH_SIGMA**2 / 2) + pl * d * (1 + LOOP_SCALE / (LOOP_SHAPE - 1)),
+        + pw * np.exp(mu + WATCH_SIGMA**2 / 2) + pl * d * (1 + loop_scale(d) / (LOOP_SHAPE - 1)),
     }
     return {k: x.reshape(V, n_ref).mean(axis=1) for k, x in out.items()}
 
@@ -1122,8 +1141,16 @@ def _truth_json(spec: ScaleSpec, scale: str, seed: int, value_weights: dict, noi
             "skip": {"median_ms": SKIP_MEDIAN_MS, "sigma": SKIP_SIGMA, "zero_prob": SKIP_ZERO},
             "watch": {"median_ms_at_ref": WATCH_MEDIAN_MS, "sigma": WATCH_SIGMA,
                       "duration_slope": WATCH_DURATION_SLOPE, "ref_duration_ms": REF_DURATION_MS},
-            "loop": {"lomax_shape": LOOP_SHAPE, "lomax_scale": LOOP_SCALE},
+            "loop": {"lomax_shape": LOOP_SHAPE, "lomax_scale_at_ref": LOOP_SCALE,
+                     "lomax_scale_duration_power": -LOOP_DURATION_POWER},
             "latent_dim": LATENT_DIM,
+            "latent_affinity_std": {"skip_logit": AFF_STD[0], "watch_log_mean": AFF_STD[1],
+                                    "loop_logit": AFF_STD[2]},
+            "small_block": "videos drawn without replacement with prob ~ popularity ** "
+                           f"{SMALL_VIDEO_POP_POWER}"
+                           f" * (d / {REF_DURATION_MS:.0f} ms) ** {-SMALL_VIDEO_SHORT}; users with prob ~ "
+                           f"exp({SMALL_USER_ACT} * activity) (the release's small block: popular videos, "
+                           "active users)",
             "play_rounding": "floor",
         },
         "sizes": {
