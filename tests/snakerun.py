@@ -39,11 +39,12 @@ def copy_workflow(dest: Path) -> Path:
 
 
 def snakemake_cmd(repo: Path, workdir: Path, *args: str, config: tuple[str, ...] = ("scale=tiny",),
-                  extra_configfile: Path | None = None) -> list[str]:
+                  extra_configfile: Path | None = None, targets: tuple[str, ...] = ()) -> list[str]:
     """The command line a user would type, with the tiny config and a scratch working directory
     (`extra_configfile` is merged over config.yaml, as a user's own config file would be)."""
-    cmd = [sys.executable, "-m", "snakemake", "-s", str(repo / "Snakefile"), "--directory", str(workdir),
-           "--configfile", str(repo / "config.yaml")]
+    # targets first: options with several values (--config, --forcerun, ...) would swallow them
+    cmd = [sys.executable, "-m", "snakemake", *targets, "-s", str(repo / "Snakefile"),
+           "--directory", str(workdir), "--configfile", str(repo / "config.yaml")]
     if extra_configfile:
         cmd.append(str(extra_configfile))
     if config:
@@ -75,8 +76,8 @@ class Workflow:
         if overrides:
             extra = self.repo / f"override-{len(self.runs)}.yaml"
             extra.write_text(yaml.safe_dump(overrides), encoding="utf-8")
-        return snakemake_cmd(self.repo, self.workdir, *args, *self.targets,
-                             config=self.config if config is None else config, extra_configfile=extra)
+        return snakemake_cmd(self.repo, self.workdir, *args, config=self.config if config is None else config,
+                             extra_configfile=extra, targets=self.targets)
 
     def choose_targets(self, candidates: tuple[str, ...] = ("all", "sessions", "graph", "features")) -> str:
         """Target the furthest step whose DAG is complete (while stages are still being added, `all` may
