@@ -9,8 +9,9 @@ Find w minimising the distance between observed and simulated session embeddings
     across-session covariance); loss `mmd`: MMD^2 with an RBF kernel on whitened embeddings, computed
     with fixed random Fourier features (linear in the number of sessions, exact in expectation);
   - derivative-free multi-start CMA-ES (`restarts` starts from seeded random directions);
-  - 95% intervals: bootstrap over sessions (multinomial session weights, each resample re-optimised from
-    the estimate on the same simulated pools);
+  - 95% intervals: bootstrap over sessions (sessions resampled with replacement and the simulation noise
+    redrawn per replicate, so the intervals carry the simulation variance too; each replicate is
+    re-optimised from the estimate);
   - identification: rank and condition number of the finite-difference Jacobian of the standardised
     moments w.r.t. the local coordinates (3 tangent directions of the sphere + log-scale) at the optimum.
 Reported w is a unit vector (w_complete > 0 is the convention; a negative estimate is reported as found
@@ -65,7 +66,7 @@ def theta_to_w(theta: np.ndarray) -> np.ndarray:
 
 
 class EmbeddingLoss:
-    """Distance between observed and simulated embeddings, optionally with bootstrap session weights."""
+    """Distance between observed and simulated embeddings (for one candidate w or a batch of them)."""
 
     def __init__(
         self, obs: torch.Tensor, kind: str = "moments", seed: int = 0, n_features: int = 256
@@ -90,7 +91,6 @@ class EmbeddingLoss:
             bw = float(np.sqrt(D))
             self.W = (torch.randn(D, n_features, generator=g) / bw).to(obs.device)
             self.b = (torch.rand(n_features, generator=g) * 2 * np.pi).to(obs.device)
-        self._weights: torch.Tensor | None = None
         self._obs_stat = self.stat(obs)
 
     def features(self, E: torch.Tensor) -> torch.Tensor:
@@ -99,24 +99,19 @@ class EmbeddingLoss:
             return Z
         return torch.cos(Z @ self.W + self.b) * np.sqrt(2.0 / self.W.shape[1])
 
-    def stat(self, E: torch.Tensor, weights: torch.Tensor | None = None) -> torch.Tensor:
-        F = self.features(E)
-        if weights is None:
-            return F.mean(0)
-        return (F * weights[:, None]).sum(0) / weights.sum()
-
-    def set_weights(self, weights: np.ndarray | None) -> None:
-        """Bootstrap session weights (counts) for both the observed and simulated side; None = all 1."""
-        self._weights = (
-            None if weights is None else torch.as_tensor(weights, dtype=torch.float32, device=self.obs.device)
-        )
-        self._obs_stat = self.stat(self.obs, self._weights)
+    def stat(self, E: torch.Tensor) -> torch.Tensor:
+        """Mean feature over sessions (axis -2): (S, D) -> (D',), (n, S, D) -> (n, D')."""
+        return self.features(E).mean(-2)
 
     def residual(self, sim: torch.Tensor) -> torch.Tensor:
-        return self.stat(sim, self._weights) - self._obs_stat
+        return self.stat(sim) - self._obs_stat
 
     def __call__(self, sim: torch.Tensor) -> float:
         return float((self.residual(sim) ** 2).sum())
+
+    def batch(self, sim: torch.Tensor) -> np.ndarray:
+        """(n,) losses of a batch of simulated embeddings (n, S, D)."""
+        return (self.residual(sim) ** 2).sum(-1).cpu().numpy().astype(np.float64)
 
 
 @dataclass
@@ -140,20 +135,35 @@ class Estimate:
 
 
 class Objective:
-    """theta -> loss on a Simulator (counts evaluations)."""
+    """theta -> loss on a Simulator (counts evaluations); `batch` scores a CMA-ES population at once."""
 
     def __init__(self, sim: Simulator, loss: EmbeddingLoss) -> None:
         self.sim, self.loss, self.evaluations = sim, loss, 0
 
     def __call__(self, theta: np.ndarray) -> float:
-        self.evaluations += 1
-        return self.loss(self.sim.embed_sim(theta_to_w(theta)))
+        return float(self.batch(np.asarray(theta)[None])[0])
+
+    def batch(self, thetas: np.ndarray, chunk: int = 16) -> np.ndarray:
+        """(n,) losses of the rows of thetas, simulated `chunk` candidates at a time."""
+        thetas = np.atleast_2d(np.asarray(thetas, dtype=np.float64))
+        return self.batch_w(np.stack([theta_to_w(t) for t in thetas]), chunk)
+
+    def batch_w(self, W: np.ndarray, chunk: int = 16) -> np.ndarray:
+        """(n,) losses of the weight vectors W (n, K) (free norm)."""
+        W = np.atleast_2d(np.asarray(W, dtype=np.float64))
+        self.evaluations += len(W)
+        return np.concatenate(
+            [self.loss.batch(self.sim.embed_batch(W[i : i + chunk])) for i in range(0, len(W), chunk)]
+        )
 
     def residual(self, w: np.ndarray) -> np.ndarray:
         return self.loss.residual(self.sim.embed_sim(w)).cpu().numpy().astype(np.float64)
 
 
-def _cma(fun, x0: np.ndarray, sigma0: float, max_evals: int, seed: int) -> tuple[np.ndarray, float]:
+def _cma(
+    obj: Objective, x0: np.ndarray, sigma0: float, max_evals: int, seed: int
+) -> tuple[np.ndarray, float]:
+    """CMA-ES (ask/tell) with the whole population evaluated in one batched simulation."""
     K = len(x0) - 1
     opts = {
         "seed": int(seed) + 1,  # cma treats seed 0 as "random"
@@ -164,15 +174,36 @@ def _cma(fun, x0: np.ndarray, sigma0: float, max_evals: int, seed: int) -> tuple
         "tolx": 1e-4,
     }
     es = cma.CMAEvolutionStrategy(np.asarray(x0, dtype=np.float64), sigma0, opts)
-    best_x, best_f = np.asarray(x0, dtype=np.float64), float(fun(x0))
+    best_x, best_f = np.asarray(x0, dtype=np.float64), obj(x0)
     while not es.stop():
         xs = es.ask()
-        fs = [float(fun(x)) for x in xs]
-        es.tell(xs, fs)
+        fs = obj.batch(np.array(xs))
+        es.tell(xs, fs.tolist())
         i = int(np.argmin(fs))
         if fs[i] < best_f:
-            best_x, best_f = np.asarray(xs[i], dtype=np.float64), fs[i]
+            best_x, best_f = np.asarray(xs[i], dtype=np.float64), float(fs[i])
     return best_x, best_f
+
+
+def refit(
+    pools: Pools,
+    w_start: np.ndarray,
+    *,
+    loss: str = "moments",
+    embedding: str = "heads",
+    seed: int = 0,
+    device: torch.device | str = "cpu",
+    max_evals: int = 150,
+    sigma0: float = 0.3,
+) -> tuple[np.ndarray, float, float]:
+    """Local re-estimate on other pools started at w_start (free norm): (unit w, scale, loss). Used by the
+    sensitivity study, where the answer is expected near the baseline."""
+    sim = Simulator(pools, ListEmbedder(embedding), seed=seed, device=device)
+    obj = Objective(sim, EmbeddingLoss(sim.obs, kind=loss, seed=seed))
+    x0 = np.r_[unit(w_start), np.log(np.linalg.norm(w_start))]
+    th, f = _cma(obj, x0, sigma0=sigma0, max_evals=max_evals, seed=seed * 31 + 7)
+    w = theta_to_w(th)
+    return unit(w), float(np.linalg.norm(w)), float(f)
 
 
 def _normalise_theta(theta: np.ndarray) -> np.ndarray:
@@ -218,7 +249,7 @@ def estimate_weights(
     *,
     loss: str = "moments",
     embedding: str = "heads",
-    restarts: int = 8,
+    restarts: int = 4,
     bootstrap: int = 50,
     seed: int = 0,
     device: torch.device | str = "cpu",
@@ -242,7 +273,7 @@ def estimate_weights(
     rng = np.random.default_rng(seed)
     K = len(HEADS)
     results = []
-    for r in tqdm(range(restarts), desc="value model: restarts", disable=not progress, file=None):
+    for r in tqdm(range(restarts), desc="value model: restarts", disable=not progress):
         x0 = np.concatenate([unit(rng.normal(size=K)), [np.log(5.0) + rng.normal(scale=0.5)]])
         th, f = _cma(obj, x0, sigma0=0.5, max_evals=evals_per_restart, seed=seed * 1000 + r)
         th = _normalise_theta(th)
@@ -284,18 +315,27 @@ def estimate_weights(
         )
     if not est.diagnostics["w_complete_positive"]:
         log.warning("estimated w_complete <= 0 (%.3f): the w_complete > 0 convention does not hold", est.w[0])
+    evaluations = obj.evaluations
     if bootstrap > 0:
+        # each replicate resamples sessions with replacement AND redraws the simulation's Gumbel noise
+        # (a fresh seed), so the intervals carry the simulation variance as well as the sampling variance
         ws, scales = [], []
         for b in tqdm(range(bootstrap), desc="value model: bootstrap", disable=not progress):
-            counts = rng.multinomial(pools.n_sessions, np.full(pools.n_sessions, 1.0 / pools.n_sessions))
-            lossf.set_weights(counts.astype(np.float32))
-            th, _ = _cma(obj, theta, sigma0=0.15, max_evals=evals_per_bootstrap, seed=seed * 7919 + b)
+            idx = np.sort(rng.integers(0, pools.n_sessions, size=pools.n_sessions))
+            sim_b = Simulator(pools.take(idx), embedder, seed=seed * 7919 + 31 * b + 1, device=device)
+            obj_b = Objective(sim_b, EmbeddingLoss(sim_b.obs, kind=loss, seed=seed))
+            th, _ = _cma(obj_b, theta, sigma0=0.15, max_evals=evals_per_bootstrap, seed=seed * 7919 + b)
+            evaluations += obj_b.evaluations
             wb = theta_to_w(th)
             ws.append(unit(wb))
             scales.append(float(np.linalg.norm(wb)))
-        lossf.set_weights(None)
         est.bootstrap_w = np.array(ws)
         est.intervals = np.percentile(est.bootstrap_w, [2.5, 97.5], axis=0).T
         est.scale_interval = tuple(float(x) for x in np.percentile(scales, [2.5, 97.5]))
-    est.evaluations = obj.evaluations
+        est.diagnostics["bootstrap"] = {
+            "replicates": int(bootstrap),
+            "resamples": "sessions with replacement + fresh simulation noise per replicate",
+            "max_angle_deg": float(max(angle_deg(w_, est.w) for w_ in ws)),
+        }
+    est.evaluations = evaluations
     return est

@@ -25,7 +25,7 @@ def _save(fig, path: str | Path) -> None:
 
 
 def loss_slices(
-    loss_of_w,
+    loss_of_W,
     w_hat: np.ndarray,
     scale: float,
     path: str | Path,
@@ -34,7 +34,8 @@ def loss_slices(
     w_star: np.ndarray | None = None,
 ) -> np.ndarray:
     """Loss over 2-D slices of the sphere through the optimum: pairs of orthonormal tangent directions,
-    rotations up to +-half_width_deg, the scale fixed at its estimate. Returns the grids (3, n, n)."""
+    rotations up to +-half_width_deg, the scale fixed at its estimate. `loss_of_W` maps weight vectors
+    (m, K) to their losses (m,) in one batch. Returns the grids (3, n, n)."""
     u = unit(w_hat)
     K = len(u)
     basis = np.linalg.svd(np.eye(K) - np.outer(u, u))[0][:, : K - 1]
@@ -43,10 +44,10 @@ def loss_slices(
     grids = np.zeros((len(pairs), n, n))
     fig, axes = plt.subplots(1, len(pairs), figsize=(4 * len(pairs), 3.6))
     for k, (i, j) in enumerate(pairs):
-        for a, x in enumerate(ang):
-            for b, y in enumerate(ang):
-                v = u + np.tan(x) * basis[:, i] + np.tan(y) * basis[:, j]
-                grids[k, b, a] = loss_of_w(scale * unit(v))
+        X, Y = np.meshgrid(ang, ang)  # rows: y, columns: x
+        V = u[None] + np.tan(X.ravel())[:, None] * basis[:, i] + np.tan(Y.ravel())[:, None] * basis[:, j]
+        V = scale * V / np.linalg.norm(V, axis=1, keepdims=True)
+        grids[k] = np.asarray(loss_of_W(V)).reshape(n, n)
         ax = axes[k]
         im = ax.contourf(np.degrees(ang), np.degrees(ang), grids[k], levels=15, cmap="viridis")
         ax.plot(0, 0, "r+", ms=10, label="estimate")

@@ -113,20 +113,19 @@ def run_estimate(
     # figures: loss around the optimum, weights
     sim = Simulator(pools, est_embedder(vm), seed=seed, device=device)
     obj = Objective(sim, EmbeddingLoss(sim.obs, kind=vm["loss"], seed=seed))
-    loss_slices(
-        lambda w: obj(np.r_[unit(w), np.log(np.linalg.norm(w))]), est.w, est.scale, fig_slices, w_star=w_star
-    )
+    loss_slices(obj.batch_w, est.w, est.scale, fig_slices, w_star=w_star)
     weights_plot(estimates, fig_weights, w_star=w_star)
     # sensitivity: pool size x0.5 / x2, popularity tilt on / off
-    sens_kw = {**kw, "bootstrap": 0, "restarts": min(kw["restarts"], 3)}
     sens = sensitivity_study(
         lambda f, t: (lambda p: None if p is None else subsample_sessions(p, vm["max_sessions"], seed))(
             make_pools(f, t)
         ),
         base_tilt=vm["popularity_tilt"],
         w_base=est.w,
+        scale_base=est.scale,
         w_star=w_star,
-        estimate_kwargs=sens_kw,
+        estimate_kwargs=kw,
+        max_evals=vm["evals_per_restart"],
         seed=seed,
         progress=progress,
     )

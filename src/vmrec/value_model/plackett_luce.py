@@ -2,9 +2,9 @@
 
 The logging policy ranks a pool by w*.p + Gumbel(noise) and shows the top L, which is exactly
 Plackett-Luce with utilities w*.p / noise: P(list) = prod_j exp(u_j) / sum_{i not yet shown} exp(u_i).
-The MLE of the free-scale vector beta = w / noise is a concave problem (L-BFGS); its direction estimates
-w, its norm the inverse noise scale. Intervals: observed information (Hessian) with the delta method
-for the unit vector.
+The MLE of the free-scale vector beta = w / noise is a concave problem (Newton's method, numpy); its
+direction estimates w, its norm the inverse noise scale. Intervals: observed information (Hessian) with
+the delta method for the unit vector.
 """
 
 from __future__ import annotations
@@ -12,12 +12,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-import torch
 
 from vmrec.contracts import HEADS
 from vmrec.value_model.simulator import Pools
-
-_NEG = -1e9
 
 
 @dataclass
@@ -29,7 +26,7 @@ class PLEstimate:
     n_sessions: int
 
 
-def _ordered(pools: Pools) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+def _ordered(pools: Pools) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Pools reordered so the shown list comes first in rank order, then the other candidates."""
     S, M = pools.valid.shape
     Lmax = pools.shown.shape[1]
@@ -43,45 +40,91 @@ def _ordered(pools: Pools) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     P = np.take_along_axis(pools.P, order[..., None], 1)
     valid = np.take_along_axis(pools.valid & ~is_shown, order, 1)
     valid[:, :Lmax] = pools.shown >= 0
-    return torch.as_tensor(P, dtype=torch.float64), torch.as_tensor(valid), torch.as_tensor(pools.length)
+    return P, valid, pools.length
 
 
-def _nll(beta: torch.Tensor, P: torch.Tensor, valid: torch.Tensor, length: torch.Tensor) -> torch.Tensor:
-    u = (P @ beta).masked_fill(~valid, _NEG)
-    lse = torch.logcumsumexp(u.flip(1), dim=1).flip(1)  # log sum over slots j.. (the not-yet-shown set)
-    pos = torch.arange(u.shape[1])[None, :]
-    term = torch.where(pos < length[:, None], u - lse, torch.zeros_like(u))
-    return -term.sum()
+def _chunks(pools: Pools, max_slots: int = 400_000) -> list[tuple[np.ndarray, np.ndarray, np.ndarray]]:
+    """The ordered pools in chunks of sessions of similar pool size, each trimmed to its own width."""
+    S = pools.n_sessions
+    size = pools.valid.sum(1) + pools.length  # width of the ordered layout is at most list + pool
+    by_size = np.argsort(size, kind="stable")
+    out, start = [], 0
+    while start < S:
+        stop = start + 1
+        while stop < S and (stop - start + 1) * size[by_size[stop]] <= max_slots:
+            stop += 1
+        idx = np.sort(by_size[start:stop])
+        sub = pools.take(idx)
+        L = int(sub.length.max())
+        n_valid = sub.valid.sum(1)
+        sub = Pools(
+            P=sub.P[:, : int(n_valid.max())],
+            valid=sub.valid[:, : int(n_valid.max())],
+            shown=sub.shown[:, :L],
+            length=sub.length,
+            session_id=sub.session_id,
+            video_id=sub.video_id[:, : int(n_valid.max())],
+        )
+        P, valid, length = _ordered(sub)
+        keep = valid.any(0)
+        keep[:L] = True
+        last = int(np.flatnonzero(keep).max()) + 1
+        out.append((P[:, :last].astype(np.float64), valid[:, :last], length))
+        start = stop
+    return out
 
 
-def fit_plackett_luce(pools: Pools, max_iter: int = 200) -> PLEstimate:
-    """Plackett-Luce MLE of w (free scale) from which candidates were shown and in what order."""
+def _rcumsum(a: np.ndarray, L: int) -> np.ndarray:
+    """Reverse cumulative sums along axis 1 (sum over slots j..end), first L slots."""
+    return np.cumsum(a[:, ::-1], axis=1)[:, ::-1][:, :L]
+
+
+def _nll_grad_hess(beta: np.ndarray, chunks) -> tuple[float, np.ndarray, np.ndarray]:
+    """Negative log-likelihood, gradient and Hessian (sum of the choice-set covariances) in beta.
+
+    Stage j of a list chooses its j-th item from the not-yet-shown set (ordered slots j..end), so the
+    stage sums are reverse cumulative sums of exp(u) x and exp(u) x x^T."""
+    K = len(beta)
+    nll, grad, hess = 0.0, np.zeros(K), np.zeros((K, K))
+    for P, valid, length in chunks:
+        u = np.where(valid, P @ beta, -np.inf)
+        u = u - u.max(1, keepdims=True)
+        e = np.exp(u)
+        L = int(length.max())
+        S0 = _rcumsum(e, L)
+        S1 = _rcumsum(e[..., None] * P, L)
+        S2 = _rcumsum(e[..., None, None] * (P[..., :, None] * P[..., None, :]), L)
+        stage = np.arange(L)[None, :] < length[:, None]
+        mean = S1 / S0[..., None]
+        cov = S2 / S0[..., None, None] - mean[..., :, None] * mean[..., None, :]
+        nll -= float((u[:, :L] - np.log(S0))[stage].sum())
+        grad -= (P[:, :L] - mean)[stage].sum(0)
+        hess += cov[stage].sum(0)
+    return nll, grad, hess
+
+
+def fit_plackett_luce(pools: Pools, max_iter: int = 100) -> PLEstimate:
+    """Plackett-Luce MLE of w (free scale) from which candidates were shown and in what order
+    (Newton's method with backtracking on the concave log-likelihood)."""
     if pools.shown.shape[1] >= pools.valid.shape[1] and (pools.valid.sum(1) <= pools.length).all():
         raise ValueError("Plackett-Luce needs pools larger than the shown lists (some candidate not shown)")
-    P, valid, length = _ordered(pools)
-    beta = torch.zeros(P.shape[2], dtype=torch.float64, requires_grad=True)
-    opt = torch.optim.LBFGS(
-        [beta],
-        lr=1.0,
-        max_iter=max_iter,
-        line_search_fn="strong_wolfe",
-        tolerance_grad=1e-10,
-        tolerance_change=1e-14,
-    )
-
-    def closure():
-        opt.zero_grad()
-        f = _nll(beta, P, valid, length)
-        f.backward()
-        return f
-
-    opt.step(closure)
-    b = beta.detach()
-    H = torch.autograd.functional.hessian(lambda x: _nll(x, P, valid, length), b).numpy()
-    nll = float(_nll(b, P, valid, length))
-    bn = b.numpy()
-    norm = float(np.linalg.norm(bn))
-    u = bn / norm
+    chunks = _chunks(pools)
+    beta = np.zeros(pools.P.shape[2])
+    f, g, H = _nll_grad_hess(beta, chunks)
+    for _ in range(max_iter):
+        step = np.linalg.lstsq(H, g, rcond=None)[0]
+        t = 1.0
+        while True:
+            f_new, g_new, H_new = _nll_grad_hess(beta - t * step, chunks)
+            if f_new <= f + 1e-12 * abs(f) or t < 1e-6:
+                break
+            t *= 0.5
+        beta, done = beta - t * step, abs(f - f_new) <= 1e-12 * max(abs(f), 1.0)
+        f, g, H = f_new, g_new, H_new
+        if done or np.abs(g).max() < 1e-8:
+            break
+    norm = float(np.linalg.norm(beta))
+    u = beta / norm
     try:
         C = np.linalg.inv(H)
     except np.linalg.LinAlgError:
@@ -91,7 +134,7 @@ def fit_plackett_luce(pools: Pools, max_iter: int = 200) -> PLEstimate:
     return PLEstimate(
         w=u,
         scale=norm,
-        loglik=-nll,
+        loglik=-f,
         intervals=np.stack([u - 1.96 * se, u + 1.96 * se], 1),
         n_sessions=pools.n_sessions,
     )

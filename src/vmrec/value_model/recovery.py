@@ -9,9 +9,10 @@ from collections.abc import Callable
 
 import numpy as np
 import pandas as pd
+from tqdm import tqdm
 
 from vmrec.contracts import HEADS
-from vmrec.value_model.estimate import angle_deg, estimate_weights, unit
+from vmrec.value_model.estimate import angle_deg, estimate_weights, refit, unit
 from vmrec.value_model.plackett_luce import fit_plackett_luce
 from vmrec.value_model.simulator import Pools, plant_lists, subsample_sessions
 
@@ -120,33 +121,37 @@ def sensitivity_study(
     *,
     base_tilt: bool,
     w_base: np.ndarray,
+    scale_base: float,
     w_star: np.ndarray | None,
     estimate_kwargs: dict,
     seed: int,
+    max_evals: int = 150,
     progress: bool = True,
 ) -> pd.DataFrame:
     """Re-estimate w with the simulator's pools at x0.5 and x2 the pool size and with the popularity tilt
     on and off; `make_pools(factor, tilt)` returns the pools (None where the variant cannot be built).
-    Reports how far each estimate moves from the baseline w_base (and from w* when known)."""
+    Each variant is a local search started at the baseline estimate (w_base, scale_base); reports how far
+    the estimate moves from the baseline (and from w* when known)."""
     variants = [(0.5, base_tilt), (2.0, base_tilt), (1.0, not base_tilt), (0.5, not base_tilt)]
+    kw = {k: estimate_kwargs[k] for k in ("loss", "embedding", "device") if k in estimate_kwargs}
     rows = []
-    for factor, tilt in variants:
+    for factor, tilt in tqdm(variants, desc="value model: sensitivity", disable=not progress):
         pools = make_pools(factor, tilt)
         row: dict = {"pool_factor": factor, "popularity_tilt": tilt}
         if pools is None:
             row["note"] = "not available: the candidate sets are fixed (planted pools cannot grow)"
             rows.append(row)
             continue
-        est = estimate_weights(pools, seed=seed, progress=progress, **estimate_kwargs)
+        w, scale, loss = refit(pools, w_base * scale_base, seed=seed, max_evals=max_evals, **kw)
         row.update(
             {
                 "n_sessions": pools.n_sessions,
                 "mean_pool_size": float(pools.valid.sum(1).mean()),
-                **{f"w_hat_{h}": float(v) for h, v in zip(HEADS, est.w, strict=True)},
-                "scale_hat": est.scale,
-                "loss": est.loss,
-                "angle_to_baseline_deg": angle_deg(est.w, w_base),
-                "angle_to_truth_deg": angle_deg(est.w, w_star) if w_star is not None else float("nan"),
+                **{f"w_hat_{h}": float(v) for h, v in zip(HEADS, w, strict=True)},
+                "scale_hat": scale,
+                "loss": loss,
+                "angle_to_baseline_deg": angle_deg(w, w_base),
+                "angle_to_truth_deg": angle_deg(w, w_star) if w_star is not None else float("nan"),
                 "note": "",
             }
         )

@@ -189,72 +189,113 @@ def plant_lists(pools: Pools, w_star: np.ndarray, noise_scale: float, seed: int)
     return pools.with_lists(rank_lists(pools.P, pools.valid, pools.length, w_star, g))
 
 
-# --- the vectorised simulator (torch) ----------------------------------------------------------------------
-def _length_buckets(length: np.ndarray) -> list[np.ndarray]:
-    """Session indices grouped by list length (powers of two), so top-k runs with a tight k per group."""
-    edges = 2 ** np.ceil(np.log2(np.maximum(length, 1))).astype(np.int64)
+# --- the vectorised simulator -------------------------------------------------------------------------------
+def _size_buckets(n_valid: np.ndarray, width: int = 8) -> list[np.ndarray]:
+    """Session indices grouped by pool size (multiples of `width` up to 128, then powers of two), so the
+    padded (sessions x pool) arrays of a group carry little padding."""
+    n = np.maximum(n_valid, 1)
+    edges = np.where(n <= 128, -(-n // width) * width, 2 ** np.ceil(np.log2(n)).astype(np.int64))
     return [np.flatnonzero(edges == e) for e in np.unique(edges)]
+
+
+def _sort_last(x: torch.Tensor) -> torch.Tensor:
+    """Ascending sort of the values along the last axis. On CPU numpy's vectorised sort is ~10x faster
+    than torch.sort / torch.topk (measured: 6 vs 50 ns per element), so it goes through a zero-copy view."""
+    if x.device.type == "cpu":
+        return torch.from_numpy(np.sort(x.numpy(), axis=-1))
+    return torch.sort(x, dim=-1).values
 
 
 class Simulator:
     """Simulated and observed session embeddings of a fixed set of pools under common random numbers.
 
-    `embed_sim(w)` ranks each pool by `P @ w + G` with standard Gumbel draws G fixed at construction
-    (the norm of w sets the inverse noise scale) and embeds the top L_s; `obs` holds the observed
-    embeddings. Rows follow the session order of `pools`."""
+    `embed_batch(W)` ranks each pool by `P @ w + G` for every row w of W at once, with standard Gumbel
+    draws G fixed at construction (the norm of w sets the inverse noise scale), and embeds the top L_s;
+    `obs` holds the observed embeddings. The top-L_s set is found without an argsort: the L_s-th largest
+    score of each row is a threshold (a value sort), and the list sums are a masked batched matmul over
+    per-slot features (ties have probability zero under Gumbel noise). Rows follow the session order of
+    `pools`."""
 
-    def __init__(
-        self, pools: Pools, embedder, seed: int, device: torch.device | str = "cpu", replicates: int = 1
-    ) -> None:
+    def __init__(self, pools: Pools, embedder, seed: int, device: torch.device | str = "cpu") -> None:
         self.device = torch.device(device)
         self.embedder = embedder
         self.n_sessions = pools.n_sessions
-        self.replicates = replicates
         gen = np.random.default_rng(seed)
+        gumbel = gen.gumbel(size=pools.valid.shape).astype(np.float32)
+        S, Mmax = pools.valid.shape
+        shown = np.zeros((S, Mmax), dtype=np.float32)
+        rows = np.repeat(np.arange(S), pools.shown.shape[1])
+        cols = pools.shown.ravel()
+        shown[rows[cols >= 0], cols[cols >= 0]] = 1.0
+        half = np.zeros((S, Mmax), dtype=np.float32)
+        pos = np.broadcast_to(np.arange(pools.shown.shape[1]), pools.shown.shape).ravel()
+        top = (cols >= 0) & (pos < np.repeat((pools.length + 1) // 2, pools.shown.shape[1]))
+        half[rows[top], cols[top]] = 1.0
+        first = np.zeros((S, Mmax), dtype=np.float32)
+        first[np.arange(S), np.clip(pools.shown[:, 0], 0, None)] = 1.0
+        n_valid = pools.valid.sum(1)
         self.buckets = []
-        for idx in _length_buckets(pools.length):
-            M = int(pools.valid[idx].sum(1).max())
-            L = int(pools.length[idx].max())
-            b = {
-                "idx": torch.as_tensor(idx, device=self.device),
-                "P": torch.as_tensor(pools.P[idx, :M], device=self.device),
-                "valid": torch.as_tensor(pools.valid[idx, :M], device=self.device),
-                "length": torch.as_tensor(pools.length[idx], device=self.device),
-                "shown": torch.as_tensor(pools.shown[idx, :L], device=self.device),
-                "content": None
-                if pools.content is None
-                else torch.as_tensor(pools.content[idx, :M], device=self.device),
-                "L": L,
-            }
-            b["gumbel"] = [
-                torch.as_tensor(gen.gumbel(size=(len(idx), M)).astype(np.float32), device=self.device)
-                for _ in range(replicates)
-            ]
-            self.buckets.append(b)
-        self.obs = self._gather_embed(lambda b: b["shown"])
+        for idx in _size_buckets(n_valid):
+            M = int(n_valid[idx].max())
+            order = np.argsort(~pools.valid[idx], axis=1, kind="stable")[:, :M]  # valid slots first
 
-    def _gather_embed(self, lists_of) -> torch.Tensor:
+            def take(a: np.ndarray, order=order, idx=idx) -> np.ndarray:
+                a = a[idx]
+                return np.take_along_axis(a, order.reshape(order.shape + (1,) * (a.ndim - 2)), 1)
+
+            valid = take(pools.valid)
+            P = take(pools.P)
+            content = None if pools.content is None else take(pools.content)
+            length = pools.length[idx].astype(np.int64)
+            t = lambda a: torch.as_tensor(np.ascontiguousarray(a), device=self.device)  # noqa: E731
+            self.buckets.append(
+                {
+                    "idx": t(idx),
+                    "P": t(P),
+                    "F": t(embedder.slot_features(P, content)),
+                    "noise": t(np.where(valid, take(gumbel), -np.inf).astype(np.float32)),
+                    "length": t(length),
+                    "kth": t(np.clip(M - length, 0, M - 1)),  # ascending-sort index of the L_s-th largest
+                    "kth_half": t(np.clip(M - (length + 1) // 2, 0, M - 1)),  # ... of the top half
+                    "obs_mask": t(take(shown)),
+                    "obs_half": t(take(half)),
+                    "obs_first": t(take(first)),
+                }
+            )
+        self.obs = self._embed(lambda b: (b["obs_mask"][None], b["obs_half"][None], b["obs_first"][None]))[0]
+
+    def _embed(self, masks_of) -> torch.Tensor:
+        """(n, S, D) embeddings from per-bucket masks (list, top half of the list, first item), each
+        (n, S_b, M_b)."""
         out = None
         for b in self.buckets:
-            slots = lists_of(b)
-            e = self.embedder(b, slots)
+            mask, half, first = masks_of(b)
+            sums = torch.bmm(mask.transpose(0, 1), b["F"]).transpose(0, 1)  # (n, S_b, C)
+            tops = torch.bmm(torch.cat([half, first], 0).transpose(0, 1), b["P"]).transpose(0, 1)
+            e = self.embedder.combine(sums, tops[: len(mask)], tops[len(mask) :], b["length"])
             if out is None:
-                out = torch.zeros((self.n_sessions, e.shape[1]), dtype=torch.float32, device=self.device)
-            out[b["idx"]] = e
+                shape = (e.shape[0], self.n_sessions, e.shape[2])
+                out = torch.zeros(shape, dtype=torch.float32, device=self.device)
+            out[:, b["idx"]] = e
         return out
 
-    def embed_sim(self, w: np.ndarray, replicate: int = 0) -> torch.Tensor:
+    def embed_batch(self, W: np.ndarray) -> torch.Tensor:
+        """(n, S, D) embeddings of the lists simulated under each row of W (n, K) (free norm)."""
+        Wt = torch.as_tensor(np.atleast_2d(np.asarray(W, dtype=np.float32)), device=self.device)
+
+        def masks(b):
+            score = torch.einsum("smk,nk->nsm", b["P"], Wt) + b["noise"]
+            srt = _sort_last(score)
+            n = score.shape[0]
+            thr = torch.gather(srt, 2, b["kth"][None, :, None].expand(n, -1, 1))
+            thr_half = torch.gather(srt, 2, b["kth_half"][None, :, None].expand(n, -1, 1))
+            return (score >= thr).float(), (score >= thr_half).float(), (score >= srt[:, :, -1:]).float()
+
+        return self._embed(masks)
+
+    def embed_sim(self, w: np.ndarray) -> torch.Tensor:
         """(S, D) embeddings of the lists simulated under weights w (free norm)."""
-        wt = torch.as_tensor(np.asarray(w, dtype=np.float32), device=self.device)
-
-        def lists(b):
-            score = b["P"] @ wt + b["gumbel"][replicate]
-            score = score.masked_fill(~b["valid"], float("-inf"))
-            top = torch.topk(score, k=b["L"], dim=1).indices
-            pos = torch.arange(b["L"], device=self.device)[None, :]
-            return torch.where(pos < b["length"][:, None], top, torch.full_like(top, -1))
-
-        return self._gather_embed(lists)
+        return self.embed_batch(np.asarray(w)[None])[0]
 
 
 def toy_pools(
