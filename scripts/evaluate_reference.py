@@ -5,8 +5,9 @@ probabilities, as predictions and metrics; the oracle is skipped (empty) when la
 import logging
 
 import pandas as pd
+import pyarrow.parquet as pq
 
-from vmrec.contracts import METRIC_COLUMNS, PREDICTION_COLUMNS
+from vmrec.contracts import HEADS, METRIC_COLUMNS, PREDICTION_COLUMNS
 from vmrec.evaluate import (
     duration_baseline,
     evaluate_frame,
@@ -22,7 +23,11 @@ log = logging.getLogger("vmrec")
 def main(smk) -> None:
     setup_logging(smk.log[0])
     p = smk.params
-    edges = pd.read_parquet(smk.input.edges)
+    names = pq.read_schema(smk.input.edges).names
+    # only the columns the references use (the table has ~160 f_* model inputs)
+    cols = [c for c in names if c in ("edge_id", "split", "user_id", "video_id", "source", "csv_row", *HEADS)
+            or (c.startswith("f_item_") and "duration" in c)]
+    edges = pd.read_parquet(smk.input.edges, columns=cols)
     labels = labels_frame(edges)
     refs = {"duration_baseline": duration_baseline(edges)}
     if p.truth_dir:

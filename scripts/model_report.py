@@ -5,7 +5,15 @@ from pathlib import Path
 
 import pandas as pd
 
-from vmrec.evaluate import join_predictions, labels_frame, plot_auc, plot_calibration, plot_curves, plot_roc
+from vmrec.evaluate import (
+    LABEL_COLUMNS,
+    join_predictions,
+    labels_frame,
+    plot_auc,
+    plot_calibration,
+    plot_curves,
+    plot_roc,
+)
 from vmrec.io import atomic_path, setup_logging, write_text
 
 
@@ -14,7 +22,7 @@ def main(smk) -> None:
     parts = [pd.read_csv(f) for f in smk.input.metrics]
     metrics = pd.concat([p for p in parts if not p.empty], ignore_index=True)
     write_text(metrics.to_csv(index=False), smk.output.metrics)
-    labels = labels_frame(pd.read_parquet(smk.input.edges))
+    labels = labels_frame(pd.read_parquet(smk.input.edges, columns=LABEL_COLUMNS))
     frames = {}
     for f in smk.input.predictions:
         preds = pd.read_parquet(f)

@@ -182,7 +182,8 @@ def save_graph(g: dict, path: str | Path) -> None:
 def load_graph(path: str | Path) -> dict:
     """Load a graph dict saved by save_graph (weights_only=True), with a clear error if unreadable."""
     try:
-        g = torch.load(path, weights_only=True, map_location="cpu")
+        # mmap: a job reads only the pages of the tensors it touches (a sweep never reads test/small x)
+        g = torch.load(path, weights_only=True, map_location="cpu", mmap=True)
     except Exception as e:  # noqa: BLE001 - any failure means the file is not a usable graph
         raise ValueError(f"cannot read graph tensors {path}: {type(e).__name__}: {e}; "
                          "rerun the `graph` rule") from e
@@ -211,8 +212,17 @@ def normalized_adjacency(
     c = 1 + y.shape[1]
     rows = torch.cat([dst + k * n_dst for k in range(c)])
     cols = src.repeat(c)
-    a = torch.sparse_coo_tensor(torch.stack([rows, cols]), vals, (c * n_dst, n_src), check_invariants=False)
-    at = torch.sparse_coo_tensor(torch.stack([cols, rows]), vals, (n_src, c * n_dst), check_invariants=False)
+    return _csr(rows, cols, vals, c * n_dst, n_src), _csr(cols, rows, vals, n_src, c * n_dst)
+
+
+def _csr(rows: torch.Tensor, cols: torch.Tensor, vals: torch.Tensor, n_rows: int,
+         n_cols: int) -> torch.Tensor:
+    """CSR matrix from COO triplets by one sort (duplicate entries are kept; a product sums them, like
+    coalescing would); much cheaper than sparse_coo_tensor(...).coalesce().to_sparse_csr()."""
+    order = torch.argsort(rows * n_cols + cols)
+    crow = torch.zeros(n_rows + 1, dtype=torch.int64)
+    crow[1:] = torch.cumsum(torch.bincount(rows, minlength=n_rows), 0)
     with warnings.catch_warnings():  # "sparse CSR support is in beta": it is what we want here
         warnings.simplefilter("ignore", UserWarning)
-        return a.coalesce().to_sparse_csr(), at.coalesce().to_sparse_csr()
+        return torch.sparse_csr_tensor(crow, cols[order], vals[order], (n_rows, n_cols),
+                                       check_invariants=False)
