@@ -161,9 +161,11 @@ class Objective:
 
 
 def _cma(
-    obj: Objective, x0: np.ndarray, sigma0: float, max_evals: int, seed: int
+    obj: Objective, x0: np.ndarray, sigma0: float, max_evals: int, seed: int, keep_start: bool = True
 ) -> tuple[np.ndarray, float]:
-    """CMA-ES (ask/tell) with the whole population evaluated in one batched simulation."""
+    """CMA-ES (ask/tell) with the whole population evaluated in one batched simulation. Returns the best
+    point seen; `keep_start=False` leaves the start out of that comparison (a bootstrap replicate must
+    not fall back to the point estimate just because its short search found nothing better)."""
     K = len(x0) - 1
     opts = {
         "seed": int(seed) + 1,  # cma treats seed 0 as "random"
@@ -174,7 +176,8 @@ def _cma(
         "tolx": 1e-4,
     }
     es = cma.CMAEvolutionStrategy(np.asarray(x0, dtype=np.float64), sigma0, opts)
-    best_x, best_f = np.asarray(x0, dtype=np.float64), obj(x0)
+    best_x = np.asarray(x0, dtype=np.float64)
+    best_f = obj(x0) if keep_start else np.inf
     while not es.stop():
         xs = es.ask()
         fs = obj.batch(np.array(xs))
@@ -324,7 +327,9 @@ def estimate_weights(
             idx = np.sort(rng.integers(0, pools.n_sessions, size=pools.n_sessions))
             sim_b = Simulator(pools.take(idx), embedder, seed=seed * 7919 + 31 * b + 1, device=device)
             obj_b = Objective(sim_b, EmbeddingLoss(sim_b.obs, kind=loss, seed=seed))
-            th, _ = _cma(obj_b, theta, sigma0=0.15, max_evals=evals_per_bootstrap, seed=seed * 7919 + b)
+            th, _ = _cma(
+                obj_b, theta, 0.05, max_evals=evals_per_bootstrap, seed=seed * 7919 + b, keep_start=False
+            )
             evaluations += obj_b.evaluations
             wb = theta_to_w(th)
             ws.append(unit(wb))
