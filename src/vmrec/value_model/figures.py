@@ -29,7 +29,7 @@ def loss_slices(
     w_hat: np.ndarray,
     scale: float,
     path: str | Path,
-    half_width_deg: float = 25.0,
+    half_width_deg: float = 15.0,
     n: int = 11,
     w_star: np.ndarray | None = None,
 ) -> np.ndarray:
@@ -49,7 +49,9 @@ def loss_slices(
         V = scale * V / np.linalg.norm(V, axis=1, keepdims=True)
         grids[k] = np.asarray(loss_of_W(V)).reshape(n, n)
         ax = axes[k]
-        im = ax.contourf(np.degrees(ang), np.degrees(ang), grids[k], levels=15, cmap="viridis")
+        # log10 colours: the loss grows quadratically, so linear levels hide the valley around the optimum
+        z = np.log10(np.maximum(grids[k], 1e-12))
+        im = ax.contourf(np.degrees(ang), np.degrees(ang), z, levels=15, cmap="viridis")
         ax.plot(0, 0, "r+", ms=10, label="estimate")
         if w_star is not None:
             s = unit(w_star)
@@ -63,9 +65,13 @@ def loss_slices(
                 )
         ax.set_xlabel(f"tangent {i + 1} (deg)")
         ax.set_ylabel(f"tangent {j + 1} (deg)")
-        fig.colorbar(im, ax=ax)
+        fig.colorbar(im, ax=ax, label="log10 loss")
         ax.legend(fontsize=7, loc="upper right")
-    fig.suptitle("Embedding-matching loss around the optimum (scale fixed)")
+    fig.suptitle(
+        "Embedding-matching loss around the optimum: rotations of w along tangent directions of the sphere "
+        f"(scale fixed at {scale:.3g})",
+        fontsize=10,
+    )
     _save(fig, path)
     return grids
 
@@ -74,21 +80,22 @@ def weights_plot(
     estimates: dict[str, tuple[np.ndarray, np.ndarray | None]],
     path: str | Path,
     w_star: np.ndarray | None = None,
+    title: str = "Value-model weights (unit vector, 95% intervals)",
 ) -> None:
     """Unit weights per head for each estimator (with 95% intervals) and the planted w* when known."""
     fig, ax = plt.subplots(figsize=(6.5, 3.8))
     x = np.arange(len(HEADS))
     n = len(estimates)
     for k, (name, (w, iv)) in enumerate(estimates.items()):
-        off = (k - (n - 1) / 2) * 0.18
+        off = (k - (n - 1) / 2) * 0.2
         yerr = None if iv is None else np.abs(np.stack([w - iv[:, 0], iv[:, 1] - w]))
         ax.errorbar(x + off, w, yerr=yerr, fmt="o", capsize=3, label=name)
     if w_star is not None:
-        ax.scatter(x, unit(w_star), marker="_", s=600, color="k", label="planted w*", zorder=3)
+        ax.scatter(x, unit(w_star), marker="_", s=900, color="k", lw=1.5, label="planted w*", zorder=1)
     ax.axhline(0, color="grey", lw=0.5)
     ax.set_xticks(x, HEADS)
     ax.set_ylabel("weight (unit vector)")
-    ax.set_title("Value-model weights")
+    ax.set_title(title, fontsize=10)
     ax.legend(fontsize=8)
     _save(fig, path)
 

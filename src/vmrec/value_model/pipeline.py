@@ -114,7 +114,14 @@ def run_estimate(
     sim = Simulator(pools, est_embedder(vm), seed=seed, device=device)
     obj = Objective(sim, EmbeddingLoss(sim.obs, kind=vm["loss"], seed=seed))
     loss_slices(obj.batch_w, est.w, est.scale, fig_slices, w_star=w_star)
-    weights_plot(estimates, fig_weights, w_star=w_star)
+    estimates["uniform (reference)"] = (uniform_weights(), None)
+    title = "Value-model weights (unit vector, 95% intervals)"
+    if w_star is not None:
+        title += "\n" + "; ".join(
+            [f"embedding matching {result['angle_error_deg']:.1f} deg from w*"]
+            + ([f"Plackett-Luce {refs['plackett_luce']['angle_error_deg']:.1f} deg"] if pools_known else [])
+        )
+    weights_plot(estimates, fig_weights, w_star=w_star, title=title)
     # sensitivity: pool size x0.5 / x2, popularity tilt on / off
     sens = sensitivity_study(
         lambda f, t: (lambda p: None if p is None else subsample_sessions(p, vm["max_sessions"], seed))(
@@ -147,7 +154,7 @@ def truth_pool_variants(
     a larger pool cannot be built from fixed candidate sets."""
 
     def make(factor: float, tilt: bool) -> Pools | None:
-        if factor > 1:
+        if factor >= 1:
             return None
         return resize_pools(pools, factor, popularity if tilt else None, seed)
 

@@ -91,9 +91,13 @@ def _nll_grad_hess(beta: np.ndarray, chunks) -> tuple[float, np.ndarray, np.ndar
         u = u - u.max(1, keepdims=True)
         e = np.exp(u)
         L = int(length.max())
-        S0 = _rcumsum(e, L)
-        S1 = _rcumsum(e[..., None] * P, L)
-        S2 = _rcumsum(e[..., None, None] * (P[..., :, None] * P[..., None, :]), L)
+        # stage sums = reverse cumulative sums over the list slots + the totals over the other candidates
+        el, Pl, er, Pr = e[:, :L], P[:, :L], e[:, L:], P[:, L:]
+        S0 = _rcumsum(el, L) + er.sum(1)[:, None]
+        S1 = _rcumsum(el[..., None] * Pl, L) + np.einsum("sm,smk->sk", er, Pr)[:, None]
+        S2 = _rcumsum(el[..., None, None] * (Pl[..., :, None] * Pl[..., None, :]), L) + np.matmul(
+            (er[..., None] * Pr).transpose(0, 2, 1), Pr
+        )[:, None]
         stage = np.arange(L)[None, :] < length[:, None]
         mean = S1 / S0[..., None]
         cov = S2 / S0[..., None, None] - mean[..., :, None] * mean[..., None, :]
@@ -113,16 +117,20 @@ def fit_plackett_luce(pools: Pools, max_iter: int = 100) -> PLEstimate:
     f, g, H = _nll_grad_hess(beta, chunks)
     for _ in range(max_iter):
         step = np.linalg.lstsq(H, g, rcond=None)[0]
+        decrement = float(g @ step)  # Newton decrement^2: the predicted decrease is half of it
+        if decrement < 1e-10:
+            break
         t = 1.0
         while True:
             f_new, g_new, H_new = _nll_grad_hess(beta - t * step, chunks)
-            if f_new <= f + 1e-12 * abs(f) or t < 1e-6:
+            if f_new <= f - 1e-4 * t * decrement:
                 break
             t *= 0.5
-        beta, done = beta - t * step, abs(f - f_new) <= 1e-12 * max(abs(f), 1.0)
-        f, g, H = f_new, g_new, H_new
-        if done or np.abs(g).max() < 1e-8:
+            if t < 1e-8:  # no decrease along the Newton direction: at the optimum up to rounding
+                break
+        if t < 1e-8:
             break
+        beta, f, g, H = beta - t * step, f_new, g_new, H_new
     norm = float(np.linalg.norm(beta))
     u = beta / norm
     try:

@@ -5,6 +5,7 @@ simulator's pools change (pool size, popularity tilt)."""
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Callable
 
 import numpy as np
@@ -78,8 +79,11 @@ def recovery_study(
             run_seed = seed + 1000 * ci + 17 * ni
             data = plant_lists(base, w_star, noise, run_seed)
             true_scale = float(np.linalg.norm(w_star) / noise)
+            t0 = time.perf_counter()
             em = estimate_weights(data, seed=run_seed, progress=progress, **estimate_kwargs)
+            t1 = time.perf_counter()
             pl = fit_plackett_luce(data)
+            seconds = {"embedding": t1 - t0, "plackett_luce": time.perf_counter() - t1}
             for method, w, scale, iv in (
                 ("embedding", em.w, em.scale, em.intervals),
                 ("plackett_luce", pl.w, pl.scale, pl.intervals),
@@ -99,6 +103,7 @@ def recovery_study(
                         "scale_hat": scale,
                         "scale_true": true_scale,
                         "n_sessions": data.n_sessions,
+                        "seconds": seconds[method],
                         "weakly_identified": em.diagnostics["weakly_identified"]
                         if method == "embedding"
                         else "",
@@ -113,7 +118,17 @@ def recovery_study(
                     tau,
                     top10,
                 )
-    return pd.DataFrame(rows)
+    table = pd.DataFrame(rows)
+    for method, grp in table.groupby("method"):
+        log.info(
+            "recovery %s: angle median %.2f / max %.2f deg, coverage of w* %.2f, %.1f s per run",
+            method,
+            grp["angle_deg"].median(),
+            grp["angle_deg"].max(),
+            grp["coverage"].mean(),
+            grp["seconds"].mean(),
+        )
+    return table
 
 
 def sensitivity_study(
@@ -139,7 +154,11 @@ def sensitivity_study(
         pools = make_pools(factor, tilt)
         row: dict = {"pool_factor": factor, "popularity_tilt": tilt}
         if pools is None:
-            row["note"] = "not available: the candidate sets are fixed (planted pools cannot grow)"
+            row["note"] = (
+                "not available: the candidate sets are fixed (planted pools cannot grow)"
+                if factor > 1
+                else "not available: fixed planted pools kept whole are the baseline, whatever the tilt"
+            )
             rows.append(row)
             continue
         w, scale, loss = refit(pools, w_base * scale_base, seed=seed, max_evals=max_evals, **kw)
