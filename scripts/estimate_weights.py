@@ -14,7 +14,7 @@ from vmrec.contracts import HEADS, TRUTH_JSON, TRUTH_POOLS
 from vmrec.device import resolve_device
 from vmrec.io import setup_logging
 from vmrec.value_model.pipeline import content_of_videos, run_estimate, set_threads, truth_pool_variants
-from vmrec.value_model.simulator import pools_from_long
+from vmrec.value_model.simulator import pools_from_long, subsample_long
 
 
 def main(smk) -> None:  # noqa: ANN001  (the Snakemake object)
@@ -37,9 +37,8 @@ def main(smk) -> None:  # noqa: ANN001  (the Snakemake object)
     if vm["source"] == "truth":
         if not smk.params.truth_dir:
             raise ValueError("value_model.source: truth needs synthetic data (dataset: synthetic)")
-        pools = pools_from_long(
-            pq.read_table(Path(smk.params.truth_dir) / TRUTH_POOLS).to_pandas(), content, source=TRUTH_POOLS
-        )
+        long = pq.read_table(Path(smk.params.truth_dir) / TRUTH_POOLS).to_pandas()
+        pools = pools_from_long(subsample_long(long, vm["max_sessions"], seed), content, source=TRUTH_POOLS)
         make = truth_pool_variants(pools, popularity, seed)
         known = True
         settings["pools"] = "planted logging pools (truth)"

@@ -190,3 +190,13 @@ def test_sensitivity_table_is_complete_when_pools_can_be_drawn(toy):
     assert (table["note"] == "").all()
     assert table["angle_to_truth_deg"].notna().all()
     assert (table["mean_pool_size"].iloc[1] > table["mean_pool_size"].iloc[0])
+
+
+def test_subsample_long_keeps_the_sessions_subsample_sessions_keeps(toy):
+    from vmrec.value_model.simulator import subsample_long, subsample_sessions
+
+    rows = [(s, v) for s in toy.session_id for v in range(3)]
+    long = pd.DataFrame(rows, columns=["session_id", "video_id"])
+    kept = subsample_long(long, 100, seed=4)
+    assert sorted(kept["session_id"].unique()) == subsample_sessions(toy, 100, seed=4).session_id.tolist()
+    assert subsample_long(long, 10_000, seed=4) is long
