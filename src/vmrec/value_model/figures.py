@@ -55,14 +55,14 @@ def loss_slices(
         ax.plot(0, 0, "r+", ms=10, label="estimate")
         if w_star is not None:
             s = unit(w_star)
-            if s @ u > 0:
-                ax.plot(
-                    np.degrees(np.arctan(s @ basis[:, i] / (s @ u))),
-                    np.degrees(np.arctan(s @ basis[:, j] / (s @ u))),
-                    "wx",
-                    ms=9,
-                    label="planted",
-                )
+            px = np.degrees(np.arctan2(s @ basis[:, i], s @ u))
+            py = np.degrees(np.arctan2(s @ basis[:, j], s @ u))
+            if max(abs(px), abs(py)) <= half_width_deg:
+                ax.plot(px, py, "wx", ms=9, label="planted")
+            else:
+                ax.set_title(f"planted w* outside the window ({px:.0f}, {py:.0f} deg)", fontsize=8)
+        ax.set_xlim(-half_width_deg, half_width_deg)
+        ax.set_ylim(-half_width_deg, half_width_deg)
         ax.set_xlabel(f"tangent {i + 1} (deg)")
         ax.set_ylabel(f"tangent {j + 1} (deg)")
         fig.colorbar(im, ax=ax, label="log10 loss")
