@@ -101,17 +101,37 @@ def weights_plot(
 
 
 def recovery_plot(table: pd.DataFrame, path: str | Path) -> None:
-    """Angle error per planted case and noise level, one panel per method."""
+    """Angle error per planted case and noise level, one panel per method, and the 95% interval coverage
+    of w* (fraction of heads, mean over cases) per method and noise level."""
     methods = list(table["method"].unique())
-    fig, axes = plt.subplots(1, len(methods), figsize=(4.5 * len(methods), 3.6), sharey=True, squeeze=False)
-    for ax, method in zip(axes[0], methods, strict=True):
+    fig, axes = plt.subplots(1, len(methods) + 1, figsize=(4.3 * (len(methods) + 1), 3.8), squeeze=False)
+    ymax = float(table["angle_deg"].max()) * 1.1 + 1e-9
+    cases = sorted(table["case"].unique())
+    labels = []
+    for c in cases:
+        row = table[table["case"] == c].iloc[0]
+        v = [f"{row[f'w_star_{h}']:.2f}" for h in HEADS]
+        labels.append(f"{c}\n{v[0]} {v[1]}\n{v[2]} {v[3]}")
+    for ax, method in zip(axes[0][:-1], methods, strict=True):
         sub = table[table["method"] == method]
         for noise, grp in sub.groupby("noise_scale"):
             ax.plot(grp["case"], grp["angle_deg"], "o-", label=f"noise {noise:g}")
-        ax.set_title(method)
-        ax.set_xlabel("planted case")
-        ax.set_xticks(sorted(sub["case"].unique()))
+        ax.set_title(method.replace("_", "-"))
+        heads = "/".join(h.removeprefix("y_") for h in HEADS)
+        ax.set_xlabel(f"planted case (unit w*: {heads})", fontsize=8)
+        ax.set_xticks(cases, labels, fontsize=7)
+        ax.set_ylim(0, ymax)
+        ax.set_ylabel("angle error to w* (deg)")
         ax.legend(fontsize=8)
-    axes[0][0].set_ylabel("angle error (deg)")
-    fig.suptitle("Recovery of planted value weights")
+    ax = axes[0][-1]
+    cov = table.groupby(["noise_scale", "method"])["coverage"].mean().unstack("method")
+    cov.plot.bar(ax=ax, rot=0)
+    ax.axhline(0.95, color="k", ls="--", lw=0.8, label="nominal 0.95")
+    ax.set_ylim(0, 1.05)
+    ax.set_xlabel("logging noise scale")
+    ax.set_ylabel("95% interval coverage of w* (heads)")
+    ax.set_title("interval coverage")
+    ax.legend(fontsize=8, loc="lower right")
+    n = int(table["n_sessions"].iloc[0]) if "n_sessions" in table else 0
+    fig.suptitle(f"Recovery of planted value weights ({n} sessions per run)")
     _save(fig, path)
