@@ -34,15 +34,14 @@ def one_estimate(truth_dir: str, max_sessions: int, seed: int = 0) -> dict[str, 
     from vmrec.value_model.estimate import angle_deg, estimate_weights
     from vmrec.value_model.pipeline import estimate_kwargs
     from vmrec.value_model.plackett_luce import fit_plackett_luce
-    from vmrec.value_model.simulator import pools_from_long, subsample_sessions
+    from vmrec.value_model.simulator import pools_from_long, subsample_long
 
     torch.set_num_threads(1)
     vm = validate_config({})["value_model"]
     truth = json.loads((Path(truth_dir) / TRUTH_JSON).read_text(encoding="utf-8"))
     w_star = np.array([truth["value_weights"][h] for h in HEADS])
-    pools = subsample_sessions(
-        pools_from_long(pq.read_table(Path(truth_dir) / TRUTH_POOLS).to_pandas()), max_sessions, seed
-    )
+    long = pq.read_table(Path(truth_dir) / TRUTH_POOLS).to_pandas()
+    pools = pools_from_long(subsample_long(long, max_sessions, seed))
     kw = estimate_kwargs(vm, seed, "cpu")
     t0 = time.perf_counter()
     estimate_weights(pools, seed=seed, progress=False, **{**kw, "bootstrap": 0})
