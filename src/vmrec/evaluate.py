@@ -192,44 +192,37 @@ def plot_auc(metrics: pd.DataFrame, path: str | Path) -> None:
     plt.close(fig)
 
 
-def plot_roc(frames: dict[str, pd.DataFrame], split: str, path: str | Path) -> None:
-    """ROC curve per head, one line per model, on one split."""
+def _plot_curves_per_head(frames: dict[str, pd.DataFrame], split: str, path: str | Path, curve,
+                          xlabel: str, ylabel: str, legend_loc: str, **style) -> None:
+    """One panel per head with `curve(y, p) -> (x, y, ...)` drawn per model, and the diagonal."""
     fig, axes = plt.subplots(1, len(HEADS), figsize=(4.2 * len(HEADS), 4), squeeze=False)
     for ax, h, pc in zip(axes[0], HEADS, PROB_COLUMNS, strict=True):
         for model, f in frames.items():
             f = f[f["split"] == split]
             if f.empty:
                 continue
-            fpr, tpr = roc_curve(f[h].to_numpy(), f[pc].to_numpy())
-            ax.plot(fpr, tpr, label=model, lw=1.2)
+            xs, ys = curve(f[h].to_numpy(), f[pc].to_numpy())[:2]
+            ax.plot(xs, ys, label=model, **style)
         ax.plot([0, 1], [0, 1], "k:", lw=0.8)
         ax.set_title(f"{h} ({split})")
-        ax.set_xlabel("false positive rate")
-        ax.set_ylabel("true positive rate")
-    axes[0][-1].legend(fontsize=7, loc="lower right")
+        ax.set_xlabel(xlabel)
+        ax.set_ylabel(ylabel)
+    axes[0][-1].legend(fontsize=7, loc=legend_loc)
     fig.tight_layout()
     fig.savefig(path, dpi=120)
     plt.close(fig)
+
+
+def plot_roc(frames: dict[str, pd.DataFrame], split: str, path: str | Path) -> None:
+    """ROC curve per head, one line per model, on one split."""
+    _plot_curves_per_head(frames, split, path, roc_curve, "false positive rate", "true positive rate",
+                          "lower right", lw=1.2)
 
 
 def plot_calibration(frames: dict[str, pd.DataFrame], split: str, path: str | Path) -> None:
     """Reliability diagram per head (observed rate vs mean predicted probability), one line per model."""
-    fig, axes = plt.subplots(1, len(HEADS), figsize=(4.2 * len(HEADS), 4), squeeze=False)
-    for ax, h, pc in zip(axes[0], HEADS, PROB_COLUMNS, strict=True):
-        for model, f in frames.items():
-            f = f[f["split"] == split]
-            if f.empty:
-                continue
-            mp, rate, _ = calibration_curve(f[h].to_numpy(), f[pc].to_numpy())
-            ax.plot(mp, rate, "o-", ms=3, lw=1, label=model)
-        ax.plot([0, 1], [0, 1], "k:", lw=0.8)
-        ax.set_title(f"{h} ({split})")
-        ax.set_xlabel("mean predicted probability")
-        ax.set_ylabel("observed rate")
-    axes[0][-1].legend(fontsize=7, loc="upper left")
-    fig.tight_layout()
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
+    _plot_curves_per_head(frames, split, path, calibration_curve, "mean predicted probability",
+                          "observed rate", "upper left", marker="o", ms=3, lw=1)
 
 
 def plot_curves(curves: dict[str, pd.DataFrame], path: str | Path) -> None:
