@@ -80,7 +80,8 @@ if [[ $CHANGED -eq 1 ]]; then
     done
     sleep 1
 fi
-pgrep -x slurmctld >/dev/null || /usr/sbin/slurmctld
+# -c: a test cluster starts without jobs left over from an earlier run (a stale job can block the queue)
+pgrep -x slurmctld >/dev/null || /usr/sbin/slurmctld -c
 pgrep -x slurmd >/dev/null || /usr/sbin/slurmd
 
 for i in $(seq 60); do
