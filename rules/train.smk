@@ -67,7 +67,7 @@ rule select:
     benchmark:
         f"{BENCH}/select/{{model}}.tsv"
     script:
-        "../scripts/select.py"
+        "../scripts/select_sweep_point.py"
 
 
 rule train:
