@@ -108,7 +108,15 @@ def test_killed_run_resumes_and_reruns_only_the_interrupted_step(tmp_path, tiny_
 def test_second_snakemake_on_a_running_directory_is_refused(tmp_path, tiny_workdir):
     wf = _fresh(tmp_path, tiny_workdir)
     rule = _victim(wf)
-    proc = subprocess.Popen(wf.cmd("-j1", "--until", rule), stdout=subprocess.DEVNULL,
+    # On an idle machine the tiny job can finish before the second run starts: make it hold the lock.
+    script = wf.repo / "scripts" / f"{rule}.py"
+    text = script.read_text(encoding="utf-8")
+    assert "def main(smk) -> None:\n" in text, f"no main() in {script}"
+    script.write_text(text.replace("def main(smk) -> None:\n",
+                                   "def main(smk) -> None:\n    __import__('time').sleep(120)\n", 1),
+                      encoding="utf-8")
+    # the whole pipeline: it runs for minutes, so the first run still holds its lock when the second starts
+    proc = subprocess.Popen(wf.cmd("-j1"), stdout=subprocess.DEVNULL,
                             stderr=subprocess.DEVNULL, env=env(), start_new_session=True)
     try:
         # wait until the first run executes a job (it holds its lock by then)
@@ -118,7 +126,7 @@ def test_second_snakemake_on_a_running_directory_is_refused(tmp_path, tiny_workd
             assert proc.poll() is None, "the first run ended before it started a job"
             assert time.monotonic() < deadline, "the first run started no job within 300 s"
             time.sleep(0.05)
-        second = wf.run("-j1", "--until", rule, check=False)
+        second = wf.run("-j1", check=False)
         out = second.stdout + second.stderr
         assert second.returncode != 0, f"a second snakemake ran in a locked directory:\n{out[-3000:]}"
         assert LOCKED in out and "--unlock" in out, out[-3000:]
