@@ -111,10 +111,9 @@ def test_second_snakemake_on_a_running_directory_is_refused(tmp_path, tiny_workd
     # On an idle machine the tiny job can finish before the second run starts: make it hold the lock.
     script = wf.repo / "scripts" / f"{rule}.py"
     text = script.read_text(encoding="utf-8")
-    assert "def main(smk) -> None:\n" in text, f"no main() in {script}"
-    script.write_text(text.replace("def main(smk) -> None:\n",
-                                   "def main(smk) -> None:\n    __import__('time').sleep(120)\n", 1),
-                      encoding="utf-8")
+    entry = 'if __name__ == "__main__":\n'
+    assert entry in text, f"no main block in {script}"
+    script.write_text(text.replace(entry, entry + "    __import__('time').sleep(120)\n", 1), encoding="utf-8")
     # the whole pipeline: it runs for minutes, so the first run still holds its lock when the second starts
     proc = subprocess.Popen(wf.cmd("-j1"), stdout=subprocess.DEVNULL,
                             stderr=subprocess.DEVNULL, env=env(), start_new_session=True)
