@@ -42,7 +42,16 @@ import pyarrow.parquet as pq
 from scipy.special import ndtr
 from tqdm import tqdm
 
-from vmrec.contracts import HEADS, PROB_COLUMNS, RAW_SUBDIR, TRUTH_BIG, TRUTH_JSON, TRUTH_POOLS, TRUTH_SMALL
+from vmrec.contracts import (
+    HEADS,
+    PROB_COLUMNS,
+    RAW_SUBDIR,
+    TABLE_COLUMNS,
+    TRUTH_BIG,
+    TRUTH_JSON,
+    TRUTH_POOLS,
+    TRUTH_SMALL,
+)
 
 log = logging.getLogger("vmrec.synthetic")
 
@@ -813,19 +822,8 @@ def _caption_rows(world: World, rng: np.random.Generator) -> list[str]:
     return lines
 
 
-ITEM_DAILY_COLUMNS = (
-    "video_id,date,author_id,video_type,upload_dt,upload_type,visible_status,video_duration,"
-    "video_width,video_height,music_id,video_tag_id,video_tag_name,show_cnt,show_user_num,"
-    "play_cnt,play_user_num,play_duration,complete_play_cnt,complete_play_user_num,"
-    "valid_play_cnt,valid_play_user_num,long_time_play_cnt,long_time_play_user_num,"
-    "short_time_play_cnt,short_time_play_user_num,play_progress,comment_stay_duration,"
-    "like_cnt,like_user_num,click_like_cnt,double_click_cnt,cancel_like_cnt,cancel_like_user_num,"
-    "comment_cnt,comment_user_num,direct_comment_cnt,reply_comment_cnt,delete_comment_cnt,"
-    "delete_comment_user_num,comment_like_cnt,comment_like_user_num,follow_cnt,follow_user_num,"
-    "cancel_follow_cnt,cancel_follow_user_num,share_cnt,share_user_num,download_cnt,"
-    "download_user_num,report_cnt,report_user_num,reduce_similar_cnt,reduce_similar_user_num,"
-    "collect_cnt,collect_user_num,cancel_collect_cnt,cancel_collect_user_num"
-).split(",")
+# The 58 columns of item_daily_features.csv, in the release's order (the ingest contract).
+ITEM_DAILY_COLUMNS = list(TABLE_COLUMNS["item_daily_features"])
 COLLECT_FROM = "2020-07-18"  # the four collect_* columns are empty before this date
 
 
