@@ -43,3 +43,37 @@ wildcard_constraints:
     model=r"logreg|edge_mlp|gnn_h\d+",
     lr=r"[0-9.e-]+",
     bs=r"\d+",
+
+
+# --- input and params functions of the stage rules (called while the DAG is built) ---------------------
+def model_params(wildcards):
+    """The config values one model reads (nothing of the other models)."""
+    m = config["models"]
+    p = {"name": wildcards.model, "head_weights": m["head_weights"]}
+    if wildcards.model != "logreg":
+        p["mlp_hidden"] = m["mlp_hidden"]
+    if wildcards.model.startswith("gnn_h"):
+        p["gnn_layers"] = m["gnn_layers"]
+    return p
+
+
+def sweep_points(wildcards):
+    return expand(
+        f"{R}/sweep/{wildcards.model}/lr{{lr}}_bs{{bs}}.json",
+        lr=[f"{lr:g}" for lr in config["sweep"]["lr"]],
+        bs=config["sweep"]["batch_size"],
+    )
+
+
+def value_model_inputs(wildcards):
+    """Scoring inputs of estimate_weights: the models (source: model) or nothing extra (source: truth)."""
+    vm = config["value_model"]
+    if vm["source"] == "truth":
+        return {}
+    from vmrec.models import model_names
+
+    names = model_names(config["models"]) if vm["model"] == "best" else [vm["model"]]
+    return {
+        "models": [f"{R}/models/{m}/model.pt" for m in names],
+        "metrics": [f"{R}/metrics/{m}.csv" for m in names],
+    }

@@ -7,25 +7,6 @@ TRAIN_CODE = code("models", "train", "graph", "metrics", "device", "io", "contra
 _MODEL_CPU = config["scale"] == "full" or not SYNTHETIC
 
 
-def model_params(wildcards):
-    """The config values one model reads (nothing of the other models)."""
-    m = config["models"]
-    p = {"name": wildcards.model, "head_weights": m["head_weights"]}
-    if wildcards.model != "logreg":
-        p["mlp_hidden"] = m["mlp_hidden"]
-    if wildcards.model.startswith("gnn_h"):
-        p["gnn_layers"] = m["gnn_layers"]
-    return p
-
-
-def sweep_points(wildcards):
-    return expand(
-        f"{R}/sweep/{wildcards.model}/lr{{lr}}_bs{{bs}}.json",
-        lr=[f"{lr:g}" for lr in config["sweep"]["lr"]],
-        bs=config["sweep"]["batch_size"],
-    )
-
-
 rule sweep:
     input:
         graph=GRAPH,

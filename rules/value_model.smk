@@ -5,19 +5,6 @@ VM_DIR = f"{R}/value_model"
 SESSIONS = f"{R}/sessions/sessions.parquet"
 
 
-def value_model_inputs(wildcards):
-    """Scoring inputs of estimate_weights: the models (source: model) or nothing extra (source: truth)."""
-    if VM["source"] == "truth":
-        return {}
-    from vmrec.models import model_names
-
-    names = model_names(config["models"]) if VM["model"] == "best" else [VM["model"]]
-    return {
-        "models": [f"{R}/models/{m}/model.pt" for m in names],
-        "metrics": [f"{R}/metrics/{m}.csv" for m in names],
-    }
-
-
 rule sessions:
     input:
         big=TABLES["big_matrix"],
