@@ -44,7 +44,6 @@ rule evaluate_reference:
         **{f"{r}_metrics": f"{R}/metrics/{r}.csv" for r in REFERENCES},
         **{f"{r}_predictions": f"{R}/models/{r}/predictions.parquet" for r in REFERENCES},
     params:
-        truth_dir=TRUTH_DIR if SYNTHETIC else None,
         labels=config["labels"],
         bootstrap=config["evaluate"]["bootstrap"],
         splits=config["evaluate"]["splits"],

@@ -30,8 +30,8 @@ def main(smk) -> None:
     edges = pd.read_parquet(smk.input.edges, columns=cols)
     labels = labels_frame(edges)
     refs = {"duration_baseline": duration_baseline(edges)}
-    if p.truth_dir:
-        refs["oracle"] = oracle_predictions(edges, p.truth_dir, p.labels)
+    if smk.input.truth:  # synthetic data only: the planted truth folder
+        refs["oracle"] = oracle_predictions(edges, smk.input.truth[0], p.labels)
     for name, preds in refs.items():
         if preds is None:
             preds = pd.DataFrame({c: pd.Series(dtype="float32") for c in PREDICTION_COLUMNS})

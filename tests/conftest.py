@@ -24,13 +24,23 @@ def tiny_config() -> dict:
 @pytest.fixture(scope="session")
 def tiny_raw(tmp_path_factory, tiny_config) -> Path:
     """Root of a tiny synthetic KuaiRec: <root>/KuaiRec 2.0/data/*.csv and <root>/truth/."""
+    return generate_raw(tmp_path_factory.mktemp("raw"), "tiny", tiny_config)
+
+
+def generate_raw(root: Path, scale: str, cfg: dict) -> Path:
+    """Write a synthetic KuaiRec of `scale` with the config's generator settings into `root`."""
     from vmrec.synthetic import generate
 
-    root = tmp_path_factory.mktemp("raw")
-    syn = tiny_config["synthetic"]
-    generate(root, scale="tiny", seed=syn["seed"], value_weights=syn["value_weights"],
+    syn = cfg["synthetic"]
+    generate(root, scale=scale, seed=syn["seed"], value_weights=syn["value_weights"],
              noise_scale=syn["noise_scale"])
     return root
+
+
+@pytest.fixture(scope="session")
+def small_raw(tmp_path_factory, tiny_config) -> Path:
+    """The `small` scale (~600k big rows), generated once: distributions need more than tiny."""
+    return generate_raw(tmp_path_factory.mktemp("raw_small"), "small", tiny_config)
 
 
 @pytest.fixture(scope="session")

@@ -59,16 +59,6 @@ def _ratio_buckets(r: np.ndarray) -> dict[str, float]:
             "gt_2": np.mean(r > 2), "gt_5": np.mean(r > 5)}
 
 
-@pytest.fixture(scope="session")
-def small_raw(tmp_path_factory, tiny_config) -> Path:
-    """The `small` scale (~600k big rows), generated once: distributions need more than tiny."""
-    root = tmp_path_factory.mktemp("raw_small")
-    syn = tiny_config["synthetic"]
-    generate(root, scale="small", seed=syn["seed"], value_weights=syn["value_weights"],
-             noise_scale=syn["noise_scale"])
-    return root
-
-
 # --- formats ---------------------------------------------------------------------------------------
 def test_writes_the_seven_files_and_truth(tiny_raw):
     data = tiny_raw / RAW_SUBDIR
