@@ -55,7 +55,7 @@ from vmrec.contracts import (
 
 log = logging.getLogger("vmrec.synthetic")
 
-GENERATOR_VERSION = "1.1"
+GENERATOR_VERSION = "1.2"
 
 # Label thresholds the true probabilities refer to (the config defaults, DESIGN.md).
 LABEL_THRESHOLDS = {"complete_ratio": 0.9, "long_seconds": 18.0, "rewatch_ratio": 2.0, "neg_seconds": 3.0}
@@ -81,7 +81,7 @@ DURATION_MIN_MS, DURATION_MAX_MS = 140, 315_000
 SKIP_MEDIAN_MS = 1500.0
 SKIP_SIGMA = 0.9
 SKIP_ZERO = 0.06
-WATCH_MEDIAN_MS = 5300.0
+WATCH_MEDIAN_MS = 5500.0
 WATCH_SIGMA = 0.3
 WATCH_DURATION_SLOPE = 0.7
 LOOP_SCALE = 1.5  # at REF_DURATION_MS; scaled by (d / REF_DURATION_MS) ** -LOOP_DURATION_POWER
@@ -125,12 +125,15 @@ class ScaleSpec:
     big_rows: int
     n_social: int
     pool_sessions_stored: int | None  # None: every session's pool is stored
+    # share of planned views cut where a session runs into the user's next one (measured per scale;
+    # denser users at full scale collide more): planned views are scaled up by it to hit big_rows
+    cut_share: float = 0.0
 
 
 SCALES: dict[str, ScaleSpec] = {
-    "tiny": ScaleSpec(300, 400, 60, 120, 30_000, 20, None),
-    "small": ScaleSpec(1500, 2500, 300, 780, 600_000, 100, None),
-    "full": ScaleSpec(7176, 10728, 1411, 3327, 12_530_806, 472, 100_000),
+    "tiny": ScaleSpec(300, 400, 60, 120, 30_000, 20, None, 0.001),
+    "small": ScaleSpec(1500, 2500, 300, 780, 600_000, 100, None, 0.01),
+    "full": ScaleSpec(7176, 10728, 1411, 3327, 12_530_806, 472, 100_000, 0.045),
 }
 
 N_TAGS = 31
@@ -391,7 +394,7 @@ def _day_to_yyyymmdd(day: np.ndarray) -> np.ndarray:
 # =================================================================================================
 def _plan_sessions(world: World, spec: ScaleSpec, rng: np.random.Generator):
     """Per session: user, planned length, start (UTC ms); sorted by user then start."""
-    n_views = spec.big_rows / (1.0 + DUP_RATE)
+    n_views = spec.big_rows / (1.0 + DUP_RATE) / (1.0 - spec.cut_share)
     w = np.exp(0.6 * world.act)
     views_u = np.maximum(np.rint(n_views * w / w.sum()), 0).astype(np.int64)
     views_u = np.maximum(views_u, max(10, int(0.057 * n_views / world.n_users)))

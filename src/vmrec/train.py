@@ -74,8 +74,12 @@ class Adam:
 
 
 def seed_everything(seed: int) -> None:
+    """Seed torch and numpy, and pick deterministic kernels: with more than one thread the default
+    CPU kernels (e.g. the accumulating backward of the embedding gathers) differ from run to run in
+    the last float bits. Results are then bit-identical for the same seed and thread count."""
     torch.manual_seed(seed)
     np.random.seed(seed % 2**32)
+    torch.use_deterministic_algorithms(True, warn_only=True)
 
 
 def build_net(spec: ModelSpec, g: dict) -> EngagementNet:

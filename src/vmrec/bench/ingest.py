@@ -10,6 +10,7 @@ Targets (2 cores): (a) under 30 s, within 4x of (b), faster than (c), peak RSS u
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import tempfile
@@ -31,14 +32,17 @@ _READ_KW = {"kuairec_caption_category.csv": {"lineterminator": "\n"}}
 
 
 def raw_dir_for(ctx: BenchContext) -> Path:
-    """The synthetic raw folder of ctx.scale, generated with the default config if missing."""
+    """The synthetic raw folder of ctx.scale, generated with the default config if missing or made by
+    another generator version."""
     from vmrec.config import validate_config
+    from vmrec.synthetic import GENERATOR_VERSION, generate
 
     root = ctx.root / "data" / "raw" / f"synthetic-{ctx.scale}"
     data = root / RAW_SUBDIR
-    if not all((data / f).is_file() for f in RAW_FILES):
-        from vmrec.synthetic import generate
-
+    truth = root / "truth" / "truth.json"
+    current = truth.is_file() and json.loads(truth.read_text(encoding="utf-8")).get(
+        "generator_version") == GENERATOR_VERSION
+    if not (current and all((data / f).is_file() for f in RAW_FILES)):
         syn = validate_config({"scale": ctx.scale})["synthetic"]
         print(f"generating {root} (scale={ctx.scale}; takes minutes at full scale) ...", flush=True)
         generate(root, scale=ctx.scale, seed=syn["seed"], value_weights=syn["value_weights"],
