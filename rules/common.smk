@@ -9,7 +9,7 @@ sys.path.insert(0, str(SRC))
 # Scripts run in their own Python processes (locally or on a cluster node): let them import vmrec too.
 os.environ["PYTHONPATH"] = os.pathsep.join(p for p in (str(SRC), os.environ.get("PYTHONPATH", "")) if p)
 
-from vmrec.config import dataset_name, validate_config
+from vmrec.config import dataset_name, is_full_size, validate_config
 from vmrec.contracts import RAW_FILES, RAW_SUBDIR
 
 config.update(validate_config(config))

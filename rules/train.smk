@@ -4,7 +4,7 @@
 
 MODELS = ["logreg", "edge_mlp", *(f"gnn_h{d}" for d in config["models"]["hidden_dims"])]
 TRAIN_CODE = code("models", "train", "graph", "metrics", "device", "io", "contracts")
-_MODEL_CPU = config["scale"] == "full" or not SYNTHETIC
+_MODEL_CPU = is_full_size(config)  # the real KuaiRec size: full-graph jobs need ~10 GB
 
 
 rule sweep:
@@ -23,7 +23,8 @@ rule sweep:
         eval_batch_size=config["models"]["eval_batch_size"],
         seed=config["seed"],
         device=config["device"],
-    threads: 1
+    # full-size data: a sweep point is a full-graph job that uses both cores (and ~10 GB): one at a time
+    threads: 2 if _MODEL_CPU else 1
     resources:
         mem_mb=lambda wc: 16000 if _MODEL_CPU else 2000,
         runtime=lambda wc: 120 if _MODEL_CPU else 15,

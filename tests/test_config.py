@@ -47,3 +47,23 @@ def test_bad_number_names_the_key():
         validate_config({"split": {"train_frac": 1.5}})
     with pytest.raises(ConfigError, match=r"train_frac \+ val_frac"):
         validate_config({"split": {"train_frac": 0.9, "val_frac": 0.2}})
+
+
+def test_full_size_settings_replace_the_small_ones_only_on_full_size_data():
+    small = load_config(ROOT / "config.yaml")
+    full = load_config(ROOT / "config.yaml", {"scale": "full"})
+    real = load_config(ROOT / "config.yaml", {"dataset": "kuairec"})
+    assert small["models"]["hidden_dims"] == [16, 64, 128]
+    for cfg in (full, real):
+        assert cfg["models"]["hidden_dims"] == [64]
+        assert cfg["sweep"]["batch_size"] == [65536]
+        assert cfg["models"]["mlp_hidden"] == small["models"]["mlp_hidden"]  # keys it does not name stay
+    # full_size: {} keeps the small-scale settings on full-size data
+    assert load_config(ROOT / "config.yaml", {"scale": "full", "full_size": {}})["models"] == small["models"]
+
+
+def test_bad_key_inside_full_size_is_reported():
+    with pytest.raises(ConfigError, match="full_size"):
+        validate_config({"full_size": {"modles": {"epochs": 2}}})
+    with pytest.raises(ConfigError, match="epochs"):
+        validate_config({"scale": "full", "full_size": {"models": {"epochs": 0}}})

@@ -89,6 +89,9 @@ def test_same_seed_same_estimate_and_bootstrap_intervals_bracket_it(toy):
     np.testing.assert_array_equal(a.intervals, b.intervals)
     assert a.intervals.shape == (len(HEADS), 2)
     assert (a.intervals[:, 0] <= a.intervals[:, 1]).all()
+    # each interval holds its own estimate (percentile intervals of short re-fits did not, on y_neg)
+    assert ((a.intervals[:, 0] <= a.w) & (a.w <= a.intervals[:, 1])).all()
+    assert a.scale_interval[0] <= a.scale <= a.scale_interval[1]
 
 
 def test_too_few_sessions_is_a_clear_error(toy):

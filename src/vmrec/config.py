@@ -44,10 +44,28 @@ def _describe(err: jsonschema.ValidationError, schema: dict) -> str:
     return f"key '{key}': {err.message}{hint}"
 
 
+def is_full_size(cfg: dict) -> bool:
+    """The data has the real KuaiRec size (scale full, or the real release)."""
+    return cfg.get("dataset") == "kuairec" or cfg.get("scale") == "full"
+
+
+def _merge(base: dict, over: dict) -> dict:
+    """`base` with the keys of `over` replaced, recursing into nested mappings."""
+    out = dict(base)
+    for k, v in over.items():
+        nested = isinstance(v, dict) and isinstance(out.get(k), dict)
+        out[k] = _merge(out[k], v) if nested else copy.deepcopy(v)
+    return out
+
+
 def validate_config(config: dict, schema: dict | None = None) -> dict:
-    """Return a validated copy of `config` with defaults filled in; raise ConfigError naming the bad key."""
+    """Return a validated copy of `config` with defaults filled in; raise ConfigError naming the bad key.
+
+    On full-size data (`is_full_size`) the `full_size` section replaces the keys it names."""
     schema = schema or load_schema()
     cfg = _fill_defaults(copy.deepcopy(dict(config)), schema)
+    if is_full_size(cfg) and isinstance(cfg.get("full_size"), dict):
+        cfg = _merge(cfg, {k: v for k, v in cfg["full_size"].items() if isinstance(v, dict)})
     validator = jsonschema.Draft202012Validator(schema)
     errors = sorted(validator.iter_errors(cfg), key=lambda e: list(e.absolute_path))
     if errors:

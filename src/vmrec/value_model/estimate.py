@@ -11,7 +11,7 @@ Find w minimising the distance between observed and simulated session embeddings
   - derivative-free multi-start CMA-ES (`restarts` starts from seeded random directions);
   - 95% intervals: bootstrap over sessions (sessions resampled with replacement and the simulation noise
     redrawn per replicate, so the intervals carry the simulation variance too; each replicate is
-    re-optimised from the estimate);
+    re-optimised from the estimate), reported as the estimate +- 1.96 bootstrap standard deviations;
   - identification: rank and condition number of the finite-difference Jacobian of the standardised
     moments w.r.t. the local coordinates (3 tangent directions of the sphere + log-scale) at the optimum.
 Reported w is a unit vector (w_complete > 0 is the convention; a negative estimate is reported as found
@@ -35,6 +35,8 @@ from vmrec.value_model.simulator import Pools, Simulator
 log = logging.getLogger("vmrec")
 
 LOSSES = ("moments", "mmd")
+Z95 = 1.959964
+"""Two-sided 95% normal quantile (bootstrap intervals)."""
 WEAK_CONDITION = 30.0
 """Jacobian condition number above which w counts as weakly identified."""
 RANK_TOLERANCE = 0.05
@@ -335,8 +337,14 @@ def estimate_weights(
             ws.append(unit(wb))
             scales.append(float(np.linalg.norm(wb)))
         est.bootstrap_w = np.array(ws)
-        est.intervals = np.percentile(est.bootstrap_w, [2.5, 97.5], axis=0).T
-        est.scale_interval = tuple(float(x) for x in np.percentile(scales, [2.5, 97.5]))
+        # normal-approximation intervals: the estimate +- 1.96 bootstrap standard deviations. The short
+        # re-optimisations give a reliable spread, but their location drifts with the optimiser (a
+        # percentile interval could exclude the estimate it belongs to).
+        sd = est.bootstrap_w.std(axis=0, ddof=1)
+        est.intervals = np.stack([est.w - Z95 * sd, est.w + Z95 * sd], axis=1)
+        sd_log = float(np.std(np.log(scales), ddof=1))
+        est.scale_interval = (est.scale * float(np.exp(-Z95 * sd_log)),
+                              est.scale * float(np.exp(Z95 * sd_log)))
         est.diagnostics["bootstrap"] = {
             "replicates": int(bootstrap),
             "resamples": "sessions with replacement + fresh simulation noise per replicate",

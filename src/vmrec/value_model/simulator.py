@@ -8,6 +8,9 @@ A `Pools` holds every session as padded arrays (sessions x pool slots):
   content  (S, M, C) float32  optional content features of each candidate (tags, log duration, popularity)
   video_id (S, M)    int64    candidate video ids, -1 padding
   session_id (S,)    int64
+  eligible (S, M)    bool     optional: slots the simulated ranking may pick (None: every valid slot). Drawn
+                              pools hold the observed list only to embed it; the ranking runs on fresh
+                              candidates (see vmrec.value_model.scoring)
 The observed list is always a subset of the pool, so a simulated list (top L_s of the pool) and the
 observed one are comparable. Simulation uses common random numbers: the Gumbel draws of a `Simulator`
 are fixed at construction, so the simulated embeddings are a deterministic function of w.
@@ -40,6 +43,7 @@ class Pools:
     session_id: np.ndarray
     video_id: np.ndarray
     content: np.ndarray | None = None
+    eligible: np.ndarray | None = None
 
     @property
     def n_sessions(self) -> int:
@@ -55,7 +59,13 @@ class Pools:
             session_id=self.session_id[idx],
             video_id=self.video_id[idx],
             content=None if self.content is None else self.content[idx],
+            eligible=None if self.eligible is None else self.eligible[idx],
         )
+
+    @property
+    def rankable(self) -> np.ndarray:
+        """(S, M) slots the simulated ranking may pick."""
+        return self.valid if self.eligible is None else self.valid & self.eligible
 
     def with_lists(self, shown: np.ndarray) -> Pools:
         """Same pools, other observed lists (e.g. re-simulated under a planted w*)."""
@@ -66,7 +76,8 @@ def pools_from_long(
     df: pd.DataFrame, content_of_video: np.ndarray | None = None, source: str = "pools"
 ) -> Pools:
     """Build padded pools from a long table: session_id, video_id, shown (bool), position (rank of a shown
-    row, 0-based; ignored otherwise) and the PROB_COLUMNS. `content_of_video[v]` gives content features."""
+    row, 0-based; ignored otherwise), the PROB_COLUMNS and optionally eligible (bool: the simulated ranking
+    may pick the row). `content_of_video[v]` gives content features."""
     need = ["session_id", "video_id", "shown", "position", *PROB_COLUMNS]
     missing = [c for c in need if c not in df.columns]
     if missing:
@@ -101,6 +112,14 @@ def pools_from_long(
         raise PoolError(f"{source}: probabilities {list(PROB_COLUMNS)} must be finite and in [0, 1]")
     valid = np.zeros((S, M), dtype=bool)
     valid[row_sess, slot] = True
+    eligible = None
+    if "eligible" in d.columns:  # drawn pools: the observed rows are embedded, not ranked
+        eligible = np.zeros((S, M), dtype=bool)
+        eligible[row_sess, slot] = d["eligible"].to_numpy(dtype=bool)
+        short = eligible.sum(1) < n_shown
+        if short.any():
+            bad = int(uniq[np.argmax(short)])
+            raise PoolError(f"{source}: session_id {bad} has fewer eligible candidates than its list length")
     video = np.full((S, M), -1, dtype=np.int64)
     video[row_sess, slot] = d["video_id"].to_numpy(dtype=np.int64)
     shown_idx = np.where(np.arange(Lmax)[None, :] < n_shown[:, None], np.arange(Lmax)[None, :], -1)
@@ -116,6 +135,7 @@ def pools_from_long(
         session_id=uniq,
         video_id=video,
         content=content,
+        eligible=eligible,
     )
 
 
@@ -176,6 +196,7 @@ def resize_pools(pools: Pools, factor: float, popularity: np.ndarray | None, see
         content=None
         if pools.content is None
         else np.where(valid[..., None], take(pools.content, order[..., None], 1), 0).astype(np.float32),
+        eligible=None if pools.eligible is None else valid & take(pools.eligible, order, 1),
     )
 
 
@@ -197,7 +218,7 @@ def plant_lists(pools: Pools, w_star: np.ndarray, noise_scale: float, seed: int)
     show the top L_s (the observed lengths). This is exactly Plackett-Luce with utilities w*.p/noise_scale."""
     rng = np.random.default_rng(seed)
     g = rng.gumbel(size=pools.valid.shape) * noise_scale
-    return pools.with_lists(rank_lists(pools.P, pools.valid, pools.length, w_star, g))
+    return pools.with_lists(rank_lists(pools.P, pools.rankable, pools.length, w_star, g))
 
 
 # --- the vectorised simulator -------------------------------------------------------------------------------
@@ -254,7 +275,6 @@ class Simulator:
                 a = a[idx]
                 return np.take_along_axis(a, order.reshape(order.shape + (1,) * (a.ndim - 2)), 1)
 
-            valid = take(pools.valid)
             P = take(pools.P)
             content = None if pools.content is None else take(pools.content)
             length = pools.length[idx].astype(np.int64)
@@ -264,7 +284,7 @@ class Simulator:
                     "idx": t(idx),
                     "P": t(P),
                     "F": t(embedder.slot_features(P, content)),
-                    "noise": t(np.where(valid, take(gumbel), -np.inf).astype(np.float32)),
+                    "noise": t(np.where(take(pools.rankable), take(gumbel), -np.inf).astype(np.float32)),
                     "length": t(length),
                     "kth": t(np.clip(M - length, 0, M - 1)),  # ascending-sort index of the L_s-th largest
                     "kth_half": t(np.clip(M - (length + 1) // 2, 0, M - 1)),  # ... of the top half
