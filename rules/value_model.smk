@@ -32,6 +32,7 @@ rule estimate_weights:
         unpack(value_model_inputs),
         sessions=SESSIONS,
         big=TABLES["big_matrix"],
+        small=TABLES["small_matrix"],
         edges=EDGES,
         item_features=ITEM_FEATURES,
         code=code(

@@ -45,23 +45,33 @@ def main(smk) -> None:  # noqa: ANN001  (the Snakemake object)
     else:
         from vmrec.features import ItemFeatureLookup
         from vmrec.models import load_model
-        from vmrec.value_model.scoring import draw_pools, pick_model, score_pools, session_frame
+        from vmrec.value_model.scoring import (
+            blocked_pairs,
+            draw_pools,
+            pick_model,
+            score_pools,
+            session_frame,
+        )
 
         metrics = {Path(p).stem: pd.read_csv(p) for p in smk.input.metrics}
         name = pick_model(metrics, vm["model"])
         model = load_model(Path(smk.input.models[0]).parents[1] / name / "model.pt")
         edges = pq.read_table(smk.input.edges, columns=["edge_id", "source", "csv_row", "date"]).to_pandas()
-        sess = session_frame(sessions, edges)
+        sess_all = session_frame(sessions, edges)
+        sess = sess_all
         keep_ids = np.unique(sess["session_id"])
         if len(keep_ids) > vm["max_sessions"]:
             keep_ids = np.sort(
                 np.random.default_rng(seed).choice(keep_ids, vm["max_sessions"], replace=False)
             )
             sess = sess[sess["session_id"].isin(keep_ids)]
+        blocked = blocked_pairs(smk.input.small)
         lookup = ItemFeatureLookup(pq.read_table(smk.input.item_features).to_pandas())
 
         def make(factor: float, tilt: bool):
-            long = draw_pools(sess, max(2, int(round(vm["pool_size"] * factor))), tilt, seed)
+            long = draw_pools(sess, max(2, int(round(vm["pool_size"] * factor))), tilt, seed,
+                              candidates=vm["pool_candidates"], include_shown=vm["pool_includes_shown"],
+                              blocked=blocked, reference=sess_all)
             return pools_from_long(score_pools(long, sess, smk.input.edges, lookup, model), content)
 
         pools = make(1.0, vm["popularity_tilt"])

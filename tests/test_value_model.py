@@ -203,3 +203,79 @@ def test_subsample_long_keeps_the_sessions_subsample_sessions_keeps(toy):
     kept = subsample_long(long, 100, seed=4)
     assert sorted(kept["session_id"].unique()) == subsample_sessions(toy, 100, seed=4).session_id.tolist()
     assert subsample_long(long, 10_000, seed=4) is long
+
+
+# --- pools drawn per session (source: model) -------------------------------------------------------------
+def _catalogue_world(n_videos=300, n_sessions=1500, pool=30, seed=0):
+    """A policy that draws each session's pool from a popularity-weighted catalogue and shows the top L by
+    w*.p + Gumbel: returns per-video head probabilities, popularity and the long table of shown lists."""
+    rng = np.random.default_rng(seed)
+    q = rng.normal(size=(n_videos, 1))
+    z = np.concatenate([1.2 * q - 0.3, 0.9 * q - 0.8, 0.7 * q - 2.0, -1.0 * q - 1.0], axis=1)
+    P = 1 / (1 + np.exp(-(z + rng.normal(scale=0.8, size=(n_videos, 4)))))
+    pop = np.exp(rng.normal(size=n_videos))
+    pop /= pop.sum()
+    rows = []
+    for s in range(n_sessions):
+        L = int(min(rng.geometric(1 / 5), pool // 2))
+        cand = rng.choice(n_videos, size=pool, replace=False, p=pop)
+        score = P[cand] @ (W_STAR / 0.3) + rng.gumbel(size=pool)
+        shown = cand[np.argsort(-score)[:L]]
+        rows.append(pd.DataFrame({"session_id": s, "video_id": shown, "position": np.arange(L),
+                                  "user_id": s % 50, "date": 20200705}))
+    return P, pop, pd.concat(rows, ignore_index=True)
+
+
+def _scored(long, P):
+    return long.assign(**{c: P[long["video_id"].to_numpy(), k] for k, c in enumerate(PROB_COLUMNS)})
+
+
+def test_fresh_pools_rank_new_candidates_and_only_embed_the_list():
+    from vmrec.value_model.scoring import draw_pools
+
+    sess = pd.DataFrame({"session_id": [1, 1, 1, 2, 2], "video_id": [10, 11, 12, 10, 13],
+                         "position": [0, 1, 2, 0, 1], "user_id": [7, 7, 7, 8, 8], "date": 20200705})
+    ref = pd.concat([sess, pd.DataFrame({"session_id": 3, "video_id": np.arange(20, 60), "position": 0,
+                                         "user_id": 9, "date": 20200705})])
+    blocked = {7: np.array([20, 21, 22])}
+    long = draw_pools(sess, 8, True, seed=0, progress=False, blocked=blocked, reference=ref)
+    for sid, L in ((1, 3), (2, 2)):
+        g = long[long["session_id"] == sid]
+        observed = sess.loc[sess["session_id"] == sid, "video_id"].tolist()
+        assert g.loc[g["shown"], "video_id"].tolist() == observed
+        assert not g.loc[g["shown"], "eligible"].any()  # the observed list is embedded, not ranked
+        fresh = g.loc[~g["shown"], "video_id"]
+        assert len(fresh) == max(8, 2 * L) and fresh.is_unique and g.loc[~g["shown"], "eligible"].all()
+    assert not long.loc[long["session_id"] == 1, "video_id"].isin([20, 21, 22]).any()  # blocked pairs
+    legacy = draw_pools(sess, 8, False, seed=0, progress=False, include_shown=True, reference=ref)
+    g = legacy[legacy["session_id"] == 1]
+    assert len(g) == 8 and g["eligible"].all() and g["video_id"].is_unique
+
+
+def test_simulated_lists_never_pick_slots_that_are_not_eligible():
+    from vmrec.value_model.embeddings import ListEmbedder
+    from vmrec.value_model.simulator import Simulator
+
+    long = pd.DataFrame({"session_id": 0, "video_id": [1, 2, 3, 4, 5, 6], "shown": [True, False, False, False,
+                         False, False], "position": [0, -1, -1, -1, -1, -1],
+                         "eligible": [False, True, True, True, True, True]})
+    P = np.full((7, 4), 0.1)
+    P[1] = [0.99, 0.99, 0.99, 0.0]  # the shown video is by far the best: ranked, it would always win
+    pools = pools_from_long(_scored(long, P))
+    sim = Simulator(pools, ListEmbedder("heads"), seed=0)
+    e = sim.embed_sim(W_STAR * 50).numpy()
+    assert e[0, 0] == pytest.approx(0.1)  # the simulated list's mean p_complete: never the shown video
+    assert sim.obs.numpy()[0, 0] == pytest.approx(0.99)
+
+
+def test_fresh_pools_drawn_like_the_policys_recover_w_star():
+    """Pools drawn as the policy drew its own (fresh, same candidate distribution, the observed list only
+    embedded) recover w* from model-free probabilities."""
+    from vmrec.value_model.scoring import draw_pools
+
+    P, pop, sess = _catalogue_world()
+    ref = pd.DataFrame({"video_id": np.arange(len(pop)), "date": 20200705, "session_id": -1, "position": 0,
+                        "user_id": -1}).loc[np.repeat(np.arange(len(pop)), np.rint(pop * 1e5).astype(int))]
+    long = draw_pools(sess, 30, True, seed=1, progress=False, reference=ref)
+    est = estimate_weights(pools_from_long(_scored(long, P)), seed=0, **FAST)
+    assert angle_deg(est.w, W_STAR) < 6.0

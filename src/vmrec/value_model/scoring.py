@@ -1,11 +1,11 @@
 """Candidate pools for logged sessions, drawn and scored with a model's predicted heads (`source: model`).
 
-Pool of a session: its shown videos plus extra candidates to reach max(pool_size, 2 L) (the list must be a
-small part of its pool for the selection to be informative), drawn without replacement from the videos
-active on the session's date (viewed in big that day), in proportion to their views that day
-(`popularity_tilt`) or uniformly. Scoring a candidate v: the f_ctx_* and f_user_* values of the session's
-first shown view (edge table) with the f_item_* values of (v, date) from item_features.parquet, then
-`model.predict_proba`.
+Pool of a session (`draw_pools`): a fresh draw of max(pool_size, 2 L) candidates (the list must be a small
+part of its pool for the selection to be informative), without replacement, from the catalogue (or the
+videos active on the session's date) in proportion to their views (`popularity_tilt`) or uniformly; the
+observed list rides along to be embedded but is not ranked. Scoring a candidate v: the f_ctx_* and
+f_user_* values of the session's first shown view (edge table) with the f_item_* values of (v, date) from
+item_features.parquet, then `model.predict_proba`.
 """
 
 from __future__ import annotations
@@ -34,36 +34,81 @@ def session_frame(sessions: pd.DataFrame, edges: pd.DataFrame) -> pd.DataFrame:
 
 
 def draw_pools(
-    sess: pd.DataFrame, pool_size: int, popularity_tilt: bool, seed: int, progress: bool = True
+    sess: pd.DataFrame,
+    pool_size: int,
+    popularity_tilt: bool,
+    seed: int,
+    progress: bool = True,
+    *,
+    candidates: str = "catalogue",
+    include_shown: bool = False,
+    blocked: dict[int, np.ndarray] | None = None,
+    reference: pd.DataFrame | None = None,
 ) -> pd.DataFrame:
-    """Long pool table (session_id, video_id, shown, position, date) for sessions with a `date` column."""
+    """Long pool table (session_id, video_id, shown, position, eligible, date) for sessions with a `date`.
+
+    candidates: `catalogue` = every video viewed in the sessions, `day_active` = videos viewed on the
+    session's date (views counted in `reference`, default `sess`: pass every session when `sess` is a
+    subsample); drawn in proportion to their views (`popularity_tilt`) or uniformly, leaving out the
+    user's `blocked` videos (pairs the log cannot hold, e.g. the user's small-matrix videos).
+    include_shown False (default): a fresh pool of max(pool_size, 2 L) candidates is ranked, as the policy
+    ranked its own pool, and the observed rows are only embedded (eligible False): a pool made of the shown
+    videos plus random extras holds the winners of an earlier ranking and biases the estimate (measured on
+    synthetic truth, true heads: 18 degrees vs 9). True: the shown videos plus extras up to that size.
+    """
+    if candidates not in ("catalogue", "day_active"):
+        raise ValueError(f"value_model.pool_candidates must be catalogue or day_active; found {candidates!r}")
     rng = np.random.default_rng(seed)
-    active = sess.groupby(["date", "video_id"]).size().rename("n").reset_index()
-    by_date = {d: (g["video_id"].to_numpy(), g["n"].to_numpy(float)) for d, g in active.groupby("date")}
-    first = sess[sess["position"] == 0].set_index("session_id")["date"]
+    blocked = blocked or {}
+    ref = sess if reference is None else reference
+    views = ref.groupby("video_id").size()
+    all_vids, all_n = views.index.to_numpy(np.int64), views.to_numpy(float)
+    by_date = {}
+    if candidates == "day_active":
+        active = ref.groupby(["date", "video_id"]).size().rename("n").reset_index()
+        by_date = {d: (g["video_id"].to_numpy(np.int64), g["n"].to_numpy(float))
+                   for d, g in active.groupby("date")}
+    first = sess[sess["position"] == 0].set_index("session_id")[["date", "user_id"]]
     parts = []
     for sid, grp in tqdm(
         sess.groupby("session_id", sort=True), desc="value model: pools", disable=not progress
     ):
-        date = first[sid]
-        shown = grp.sort_values("position")["video_id"].to_numpy()
-        vids, n = by_date[date]
-        cand_mask = ~np.isin(vids, shown)
-        cand, weight = vids[cand_mask], n[cand_mask] if popularity_tilt else np.ones(cand_mask.sum())
-        n_extra = min(max(pool_size, 2 * len(shown)) - len(shown), len(cand))
-        extra = rng.choice(cand, size=n_extra, replace=False, p=weight / weight.sum()) if n_extra > 0 else []
+        date, user = first.at[sid, "date"], int(first.at[sid, "user_id"])
+        shown = grp.sort_values("position")["video_id"].to_numpy(np.int64)
+        vids, n = by_date[date] if candidates == "day_active" else (all_vids, all_n)
+        keep = np.ones(len(vids), bool)
+        if user in blocked:
+            keep &= ~np.isin(vids, blocked[user])
+        if include_shown:
+            keep &= ~np.isin(vids, shown)
+        cand = vids[keep]
+        weight = n[keep] if popularity_tilt else np.ones(len(cand))
+        size = max(pool_size, 2 * len(shown))
+        n_draw = min(size - len(shown) if include_shown else size, len(cand))
+        drawn = (rng.choice(cand, size=n_draw, replace=False, p=weight / weight.sum())
+                 if n_draw > 0 else np.zeros(0, np.int64))
         parts.append(
             pd.DataFrame(
                 {
                     "session_id": sid,
-                    "video_id": np.concatenate([shown, extra]).astype(np.int64),
-                    "shown": np.r_[np.ones(len(shown), bool), np.zeros(n_extra, bool)],
-                    "position": np.r_[np.arange(len(shown)), -np.ones(n_extra, int)],
+                    "video_id": np.concatenate([shown, drawn]).astype(np.int64),
+                    "shown": np.r_[np.ones(len(shown), bool), np.zeros(n_draw, bool)],
+                    "position": np.r_[np.arange(len(shown)), -np.ones(n_draw, int)],
+                    "eligible": np.r_[np.full(len(shown), include_shown), np.ones(n_draw, bool)],
                     "date": date,
                 }
             )
         )
     return pd.concat(parts, ignore_index=True)
+
+
+def blocked_pairs(small_matrix_path) -> dict[int, np.ndarray]:
+    """Per user, the videos of their small-matrix rows: KuaiRec's big log holds no (user, video) pair of the
+    small block, so the logging policy's pools never held them (no candidate pool should)."""
+    import pyarrow.parquet as pq
+
+    small = pq.read_table(small_matrix_path, columns=["user_id", "video_id"]).to_pandas()
+    return {int(u): np.unique(g.to_numpy(np.int64)) for u, g in small.groupby("user_id")["video_id"]}
 
 
 def score_pools(
