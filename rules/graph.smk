@@ -13,8 +13,9 @@ rule graph:
         summary=f"{R}/graph/summary.json",
     params:
         target_frac=config["models"]["target_frac"],
+        feature_dtype=config["models"]["feature_dtype"],
     resources:
-        mem_mb=lambda wc: 16000 if config["scale"] == "full" or not SYNTHETIC else 3000,
+        mem_mb=lambda wc: 12000 if is_full_size(config) else 3000,
         runtime=30,
     log:
         f"{LOGS}/graph.log",

@@ -9,7 +9,7 @@ import torch
 
 from vmrec.contracts import HEADS, SPLITS
 from vmrec.fake_edges import make_fake_edges
-from vmrec.graph import build_graph, load_graph, save_graph
+from vmrec.graph import build_graph, build_graph_from_parquet, load_graph, save_graph
 
 
 @pytest.fixture(scope="module")
@@ -92,3 +92,22 @@ def test_graph_of_tiny_synthetic_features(tiny_features):
         assert len(g[f"{s}_edge_id"]) == int((edges["split"] == s).sum())
     floats = [k for k in g if isinstance(g[k], torch.Tensor) and g[k].is_floating_point()]
     assert all(torch.isfinite(g[k]).all() for k in floats)
+
+
+def test_graph_from_parquet_streams_columns_to_the_same_tensors(fake, tmp_path):
+    edges = fake[0]
+    path = tmp_path / "edges.parquet"
+    edges.to_parquet(path)
+    ref = build_graph(edges, target_frac=0.5)
+    got = build_graph_from_parquet(path, target_frac=0.5)
+    half = build_graph_from_parquet(path, target_frac=0.5, x_dtype="float16")
+    assert got["feature_names"] == ref["feature_names"]
+    for k, t in ref.items():
+        if isinstance(t, torch.Tensor):
+            torch.testing.assert_close(got[k], t, msg=k)
+    for s in SPLITS:
+        assert half[f"{s}_x"].dtype == torch.float16
+        torch.testing.assert_close(half[f"{s}_x"].float(), ref[f"{s}_x"], atol=0.02, rtol=2e-3)
+    saved = tmp_path / "graph.pt"
+    save_graph(half, saved)  # the split x tensors are views of one block: it round-trips
+    torch.testing.assert_close(load_graph(saved)["test_x"], half["test_x"])

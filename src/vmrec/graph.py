@@ -12,7 +12,8 @@ Everything is saved as one plain dict of tensors (plus the feature names), loada
   user_ids (U,), video_ids (V,)                          node index -> original id
   {view}_msg_user, {view}_msg_video (M,) int64, {view}_msg_y (M, 4) float32   message edges + labels
   {view}_user_x (U, Fu), {view}_video_x (V, Fv) float32  node features of the view (standardised)
-  {split}_edge_id, {split}_user, {split}_video (n,) int64; {split}_x (n, F), {split}_y (n, 4) float32
+  {split}_edge_id, {split}_user, {split}_video (n,) int64; {split}_x (n, F) float32 (float16 where
+      the graph rule's x_dtype says so: full size), {split}_y (n, 4) float32
 views: train, eval; splits: contracts.SPLITS (train = the supervised train targets only).
 """
 
@@ -39,26 +40,34 @@ def feature_columns(columns: list[str] | pd.Index) -> list[str]:
     return [c for c in columns if str(c).startswith(FEATURE_PREFIX)]
 
 
-def check_edges(edges: pd.DataFrame, where: str = "edge table") -> list[str]:
-    """Validate the columns the models need; return the feature names."""
-    missing = [c for c in ("edge_id", "user_id", "video_id", "timestamp", "split", *HEADS) if c not in edges]
+META_COLUMNS = ("edge_id", "user_id", "video_id", "timestamp", "split", *HEADS)
+
+
+def check_edges(edges: pd.DataFrame, where: str = "edge table", feats: list[str] | None = None) -> list[str]:
+    """Validate the columns the models need; return the feature names. `feats`: the f_* columns when
+    `edges` holds only the META_COLUMNS (the features are then checked column by column as they load)."""
+    missing = [c for c in META_COLUMNS if c not in edges]
     if missing:
         raise ValueError(f"{where}: missing column(s) {missing}; "
                          f"expected {list(EDGE_ID_COLUMNS)} + {list(HEADS)}")
-    feats = feature_columns(edges.columns)
+    feats = feature_columns(edges.columns) if feats is None else feats
     if not feats:
         raise ValueError(f"{where}: no model input column (prefix {FEATURE_PREFIX!r}) found")
     bad = sorted(set(edges["split"].astype(str).unique()) - set(SPLITS))
     if bad:
         raise ValueError(f"{where}: column 'split' holds {bad}; allowed {list(SPLITS)}")
-    for c in (*feats, *HEADS):
-        nulls = edges[c].isna().to_numpy()
-        if nulls.any():
-            row = int(np.flatnonzero(nulls)[0])
-            raise ValueError(f"{where}: column {c!r} has {int(nulls.sum())} null(s), first at row {row}")
+    for c in HEADS:
+        _check_nulls(edges[c].to_numpy(), c, where)
     if not (edges["split"] == "train").any():
         raise ValueError(f"{where}: no row with split == 'train'")
     return feats
+
+
+def _check_nulls(col: np.ndarray, name: str, where: str) -> None:
+    nulls = pd.isna(col)
+    if nulls.any():
+        row = int(np.flatnonzero(nulls)[0])
+        raise ValueError(f"{where}: column {name!r} has {int(nulls.sum())} null(s), first at row {row}")
 
 
 def _node_features(
@@ -75,33 +84,46 @@ def _node_features(
     return np.concatenate([static, rel_log_deg[:, None], means], axis=1).astype(np.float32)
 
 
-def _mean_by_node(x: np.ndarray, node: np.ndarray, n_nodes: int) -> np.ndarray:
-    """Mean of x's rows per node (0 where a node has no row)."""
-    if x.shape[1] == 0:
-        return np.zeros((n_nodes, 0), dtype=np.float32)
-    cnt = np.bincount(node, minlength=n_nodes).astype(np.float64)
-    out = np.stack([np.bincount(node, weights=x[:, j], minlength=n_nodes) for j in range(x.shape[1])], 1)
-    return (out / np.maximum(cnt, 1)[:, None]).astype(np.float32)
+def build_graph(edges: pd.DataFrame, target_frac: float = 0.5, x_dtype: str = "float32") -> dict:
+    """Build the graph tensor dict (module docstring) from an edge table in memory."""
+    feats = check_edges(edges)
+    return _build(edges, feats, lambda c: edges[c].to_numpy(np.float32), target_frac, x_dtype, "edge table")
 
 
-def build_graph(edges: pd.DataFrame, target_frac: float = 0.5) -> dict:
-    """Build the graph tensor dict (module docstring) from an edge table."""
+def build_graph_from_parquet(path: str | Path, target_frac: float = 0.5, x_dtype: str = "float32") -> dict:
+    """build_graph on edges.parquet, reading the f_* columns one at a time: memory holds the id/label
+    columns, one feature column and the target rows' standardised features (`x_dtype`), not the table
+    (17M rows x 164 features at full scale: 11 GB in float32)."""
+    import pyarrow.parquet as pq
+
+    pf = pq.ParquetFile(path)
+    names = pf.schema_arrow.names
+    meta = pf.read(columns=[c for c in META_COLUMNS if c in names]).to_pandas()
+    feats = check_edges(meta, str(path), feature_columns(names))
+    return _build(meta, feats, lambda c: pf.read(columns=[c]).column(0).to_numpy().astype(np.float32,
+                                                                                              copy=False),
+                  target_frac, x_dtype, str(path))
+
+
+def _build(meta: pd.DataFrame, feats: list[str], column, target_frac: float, x_dtype: str,
+           where: str) -> dict:
+    """The graph dict from the id/label columns `meta` and `column(name) -> float32 array` per feature."""
     if not 0 < target_frac < 1:
         raise ValueError(f"target_frac must be in (0, 1); found {target_frac}")
-    feats = check_edges(edges)
-    split = edges["split"].astype(str).to_numpy()
-    users, u_idx = np.unique(edges["user_id"].to_numpy(np.int64), return_inverse=True)
-    videos, v_idx = np.unique(edges["video_id"].to_numpy(np.int64), return_inverse=True)
+    if x_dtype not in ("float32", "float16"):
+        raise ValueError(f"x_dtype must be float32 or float16; found {x_dtype!r}")
+    split = meta["split"].astype(str).to_numpy()
+    users, u_idx = np.unique(meta["user_id"].to_numpy(np.int64), return_inverse=True)
+    videos, v_idx = np.unique(meta["video_id"].to_numpy(np.int64), return_inverse=True)
     n_u, n_v = len(users), len(videos)
-    y = edges[list(HEADS)].to_numpy(np.float32)
-    x = edges[feats].to_numpy(np.float32)
+    y = meta[list(HEADS)].to_numpy(np.float32)
 
     train_rows = np.flatnonzero(split == "train")
-    ts = edges["timestamp"].to_numpy(np.float64)[train_rows]
+    ts = meta["timestamp"].to_numpy(np.float64)[train_rows]
     if np.isnan(ts).any():
-        raise ValueError(f"edge table: {int(np.isnan(ts).sum())} train row(s) have a null timestamp; "
+        raise ValueError(f"{where}: {int(np.isnan(ts).sum())} train row(s) have a null timestamp; "
                          "train must come from big_matrix (timestamped)")
-    eid = edges["edge_id"].to_numpy(np.int64)
+    eid = meta["edge_id"].to_numpy(np.int64)
     train_rows = train_rows[np.lexsort((eid[train_rows], ts))]  # oldest first, ties by edge_id
     n_msg = len(train_rows) - max(1, int(round(target_frac * len(train_rows))))
     if n_msg < 1:
@@ -110,21 +132,38 @@ def build_graph(edges: pd.DataFrame, target_frac: float = 0.5) -> dict:
     target_rows = {"train": np.sort(train_rows[n_msg:])}
     for s in SPLITS[1:]:
         target_rows[s] = np.flatnonzero(split == s)
-
-    x_mean = x[train_rows].mean(0)
-    x_std = x[train_rows].std(0)
-    x_std = np.where(x_std > 1e-6, x_std, 1.0).astype(np.float32)
-    xs = (x - x_mean) / x_std
-
+    # the standardised features of the target rows, split after split in one block (no second copy)
+    all_targets = np.concatenate([target_rows[s] for s in SPLITS])
+    bounds = np.cumsum([0, *(len(target_rows[s]) for s in SPLITS)])
+    xs = np.empty((len(all_targets), len(feats)), dtype=x_dtype)
+    x_mean = np.empty(len(feats), dtype=np.float32)
+    x_std = np.empty(len(feats), dtype=np.float32)
+    first = np.unique(u_idx, return_index=True)[1]  # static user features: the user's first row
     user_cols = [j for j, c in enumerate(feats) if c.startswith("f_user_")]
     item_cols = [j for j, c in enumerate(feats) if c.startswith("f_item_")]
-    # static user features: any row of the user (they do not change); first row in table order
-    first = np.unique(u_idx, return_index=True)[1]
-    user_static = xs[first][:, user_cols]
+    user_static = np.empty((n_u, len(user_cols)), dtype=np.float32)
+    # video features: the mean of the f_item_* values of its message edges (older views only)
+    vstatic = {view: np.empty((n_v, len(item_cols)), dtype=np.float32) for view in VIEWS}
+    vcount = {view: np.maximum(np.bincount(v_idx[msg_rows[view]], minlength=n_v), 1) for view in VIEWS}
+    for j, c in enumerate(feats):
+        col = column(c)
+        _check_nulls(col, c, where)
+        tr = col[train_rows].astype(np.float64)
+        x_mean[j], sd = tr.mean(), tr.std()
+        x_std[j] = sd if sd > 1e-6 else 1.0
+        z = (col - x_mean[j]) / x_std[j]
+        xs[:, j] = z[all_targets]
+        if j in user_cols:
+            user_static[:, user_cols.index(j)] = z[first]
+        if j in item_cols:
+            for view in VIEWS:
+                rows = msg_rows[view]
+                vstatic[view][:, item_cols.index(j)] = (
+                    np.bincount(v_idx[rows], weights=z[rows], minlength=n_v) / vcount[view])
 
     out: dict = {
         "feature_names": list(feats),
-        "x_mean": torch.from_numpy(np.ascontiguousarray(x_mean, dtype=np.float32)),
+        "x_mean": torch.from_numpy(x_mean),
         "x_std": torch.from_numpy(x_std),
         "user_ids": torch.from_numpy(users),
         "video_ids": torch.from_numpy(videos),
@@ -134,9 +173,7 @@ def build_graph(edges: pd.DataFrame, target_frac: float = 0.5) -> dict:
         rows = msg_rows[view]
         y_mean = y[rows].mean(0).astype(np.float64)
         ux = _node_features(user_static, n_u, u_idx[rows], y[rows], y_mean)
-        # video features: the mean of the f_item_* values of its message edges (older views only)
-        vstatic = _mean_by_node(xs[rows][:, item_cols], v_idx[rows], n_v)
-        vx = _node_features(vstatic, n_v, v_idx[rows], y[rows], y_mean)
+        vx = _node_features(vstatic[view], n_v, v_idx[rows], y[rows], y_mean)
         if view == "train":  # standardise node features with the train view's statistics
             node_stats["user"] = (ux.mean(0), np.where(ux.std(0) > 1e-6, ux.std(0), 1.0))
             node_stats["video"] = (vx.mean(0), np.where(vx.std(0) > 1e-6, vx.std(0), 1.0))
@@ -147,16 +184,17 @@ def build_graph(edges: pd.DataFrame, target_frac: float = 0.5) -> dict:
         out[f"{view}_msg_y"] = torch.from_numpy(y[rows])
         out[f"{view}_user_x"] = torch.from_numpy(ux.astype(np.float32))
         out[f"{view}_video_x"] = torch.from_numpy(vx.astype(np.float32))
-    for s in SPLITS:
+    xt = torch.from_numpy(xs)
+    for k, s in enumerate(SPLITS):
         rows = target_rows[s]
         out[f"{s}_edge_id"] = torch.from_numpy(eid[rows])
         out[f"{s}_user"] = torch.from_numpy(u_idx[rows].astype(np.int64))
         out[f"{s}_video"] = torch.from_numpy(v_idx[rows].astype(np.int64))
-        out[f"{s}_x"] = torch.from_numpy(np.ascontiguousarray(xs[rows], dtype=np.float32))
+        out[f"{s}_x"] = xt[bounds[k]: bounds[k + 1]]  # views of one block: saved once
         out[f"{s}_y"] = torch.from_numpy(y[rows])
-    log.info("graph: %d users, %d videos, %d features; train view %d message / %d target edges; "
-             "eval view %d message edges; %s", n_u, n_v, len(feats), n_msg, len(target_rows["train"]),
-             len(train_rows), ", ".join(f"{s}={len(target_rows[s])}" for s in SPLITS[1:]))
+    log.info("graph: %d users, %d videos, %d features (%s); train view %d message / %d target edges; "
+             "eval view %d message edges; %s", n_u, n_v, len(feats), x_dtype, n_msg,
+             len(target_rows["train"]), len(train_rows), ", ".join(f"{s}={len(target_rows[s])}" for s in SPLITS[1:]))
     return out
 
 

@@ -98,7 +98,7 @@ def predict_logits(net: EngagementNet, g: dict, split: str, view: GraphView | No
         x, u, v = g[f"{split}_x"], g[f"{split}_user"], g[f"{split}_video"]
         for i in range(0, len(x), batch_size):
             sl = slice(i, i + batch_size)
-            out.append(net(x[sl].to(device), u[sl].to(device), v[sl].to(device), emb).cpu())
+            out.append(net(x[sl].to(device).float(), u[sl].to(device), v[sl].to(device), emb).cpu())
     return torch.cat(out) if out else torch.zeros(0, len(HEADS))
 
 
@@ -140,7 +140,7 @@ def train_model(spec: ModelSpec, g: dict, s: TrainSettings, device: torch.device
         for i in bar:
             b = perm[i: i + s.batch_size]
             emb = net.embed(train_view)  # full-graph propagation every step: fresh gradients
-            logits = net(x[b], u[b], v[b], emb)
+            logits = net(x[b].float(), u[b], v[b], emb)  # x may be stored as float16 (full size)
             loss = (F.binary_cross_entropy_with_logits(logits, y[b], reduction="none").mean(0) * w).sum()
             opt.zero_grad()
             loss.backward()
