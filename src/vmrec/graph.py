@@ -194,7 +194,8 @@ def _build(meta: pd.DataFrame, feats: list[str], column, target_frac: float, x_d
         out[f"{s}_y"] = torch.from_numpy(y[rows])
     log.info("graph: %d users, %d videos, %d features (%s); train view %d message / %d target edges; "
              "eval view %d message edges; %s", n_u, n_v, len(feats), x_dtype, n_msg,
-             len(target_rows["train"]), len(train_rows), ", ".join(f"{s}={len(target_rows[s])}" for s in SPLITS[1:]))
+             len(target_rows["train"]), len(train_rows),
+             ", ".join(f"{s}={len(target_rows[s])}" for s in SPLITS[1:]))
     return out
 
 
