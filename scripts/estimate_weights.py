@@ -48,6 +48,7 @@ def main(smk) -> None:  # noqa: ANN001  (the Snakemake object)
         from vmrec.value_model.scoring import (
             blocked_pairs,
             draw_pools,
+            first_view_context,
             pick_model,
             score_pools,
             session_frame,
@@ -57,22 +58,25 @@ def main(smk) -> None:  # noqa: ANN001  (the Snakemake object)
         name = pick_model(metrics, vm["model"])
         model = load_model(Path(smk.input.models[0]).parents[1] / name / "model.pt")
         edges = pq.read_table(smk.input.edges, columns=["edge_id", "source", "csv_row", "date"]).to_pandas()
-        sess_all = session_frame(sessions, edges)
-        sess = sess_all
-        keep_ids = np.unique(sess["session_id"])
+        keep_ids = np.unique(sessions["session_id"])
         if len(keep_ids) > vm["max_sessions"]:
             keep_ids = np.sort(
                 np.random.default_rng(seed).choice(keep_ids, vm["max_sessions"], replace=False)
             )
-            sess = sess[sess["session_id"].isin(keep_ids)]
+        sess = session_frame(sessions[sessions["session_id"].isin(keep_ids)], edges)
+        # candidates and their views come from every session (dates only needed for day_active)
+        sess_all = session_frame(sessions, edges) if vm["pool_candidates"] == "day_active" else sessions
+        del edges
         blocked = blocked_pairs(smk.input.small)
         lookup = ItemFeatureLookup(pq.read_table(smk.input.item_features).to_pandas())
+        ctx = first_view_context(sess, smk.input.edges,
+                                 [c for c in model.feature_names if c.startswith(("f_ctx_", "f_user_"))])
 
         def make(factor: float, tilt: bool):
             long = draw_pools(sess, max(2, int(round(vm["pool_size"] * factor))), tilt, seed,
                               candidates=vm["pool_candidates"], include_shown=vm["pool_includes_shown"],
                               blocked=blocked, reference=sess_all)
-            return pools_from_long(score_pools(long, sess, smk.input.edges, lookup, model), content)
+            return pools_from_long(score_pools(long, sess, smk.input.edges, lookup, model, ctx=ctx), content)
 
         pools = make(1.0, vm["popularity_tilt"])
         known = False

@@ -163,7 +163,8 @@ def test_every_model_beats_the_duration_baseline(tiny_eval):
 
 @pytest.mark.xfail(strict=False, reason="known gap: on tiny test (30k views, ~100 per user) the best model "
                    "reaches 87-89% of the oracle AUC on y_rewatch and y_neg (0.794 vs 0.895 on y_rewatch): "
-                   "the planted user x video affinity is not learnable from so few views; 92-93% at small scale")
+                   "the planted user x video affinity is not learnable from so few views; "
+                   "92-93% at small scale")
 def test_best_model_reaches_90pct_of_oracle(tiny_eval):
     oracle = tiny_eval["oracle"]
     for h in ("y_rewatch", "y_neg"):

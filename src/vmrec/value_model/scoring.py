@@ -111,21 +111,36 @@ def blocked_pairs(small_matrix_path) -> dict[int, np.ndarray]:
     return {int(u): np.unique(g.to_numpy(np.int64)) for u, g in small.groupby("user_id")["video_id"]}
 
 
-def score_pools(
-    long: pd.DataFrame, sess: pd.DataFrame, edges_path, item_lookup, model, batch: int = 200_000
-) -> pd.DataFrame:
-    """Add PROB_COLUMNS to a long pool table: model heads with the session's first-view context."""
+def first_view_context(sess: pd.DataFrame, edges_path, columns: list[str],
+                       batch_rows: int = 1 << 20) -> pd.DataFrame:
+    """The `columns` of each session's first view (edge table rows, indexed by edge_id), read in batches
+    of rows so that memory holds one batch, not the 17M-row table."""
     import pyarrow.parquet as pq
 
+    want = np.unique(sess.loc[sess["position"] == 0, "edge_id"].to_numpy(np.int64))
+    parts = []
+    for b in pq.ParquetFile(edges_path).iter_batches(batch_size=batch_rows, columns=["edge_id", *columns]):
+        eid = b.column(0).to_numpy()
+        keep = np.isin(eid, want)
+        if keep.any():
+            parts.append(pd.DataFrame({c: b.column(j + 1).to_numpy()[keep] for j, c in enumerate(columns)},
+                                      index=eid[keep]))
+    return pd.concat(parts) if parts else pd.DataFrame(columns=columns)
+
+
+def score_pools(
+    long: pd.DataFrame, sess: pd.DataFrame, edges_path, item_lookup, model, batch: int = 200_000,
+    ctx: pd.DataFrame | None = None,
+) -> pd.DataFrame:
+    """Add PROB_COLUMNS to a long pool table: model heads with the session's first-view context (`ctx`:
+    first_view_context of the model's f_ctx_*/f_user_* columns, read from `edges_path` when None)."""
     names = list(model.feature_names)
     ctx_user = [c for c in names if c.startswith(("f_ctx_", "f_user_"))]
     item_cols = [c for c in names if c.startswith("f_item_")]
     first = sess[sess["position"] == 0][["session_id", "edge_id", "user_id"]]
-    want = set(first["edge_id"].astype(np.int64))
-    tab = pq.read_table(edges_path, columns=["edge_id", *ctx_user])
-    eid = tab.column("edge_id").to_numpy()
-    keep = np.isin(eid, list(want))
-    ctx = pd.DataFrame({c: tab.column(c).to_numpy()[keep] for c in ctx_user}, index=eid[keep])
+    if ctx is None:
+        ctx = first_view_context(sess, edges_path, ctx_user)
+    ctx = ctx[ctx_user]
     row = long.merge(first, on="session_id", how="left")
     X = np.zeros((len(row), len(names)), dtype=np.float32)
     pos = {c: i for i, c in enumerate(names)}
