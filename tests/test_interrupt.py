@@ -50,32 +50,42 @@ def _victim(wf: Workflow) -> str:
 
 
 def _start_and_kill(wf: Workflow, rule: str, sig: int, timeout: float = 600) -> str:
-    """Run the pipeline up to `rule`; once its job has started (its log file exists), send `sig`
-    (SIGINT: to snakemake, like Ctrl-C; SIGKILL: to the whole process group, like a crash)."""
-    log_dir = wf.results / "logs"
+    """Run the pipeline up to `rule`; once its job runs, send `sig`
+    to the run's whole process group (SIGINT: like Ctrl-C in a terminal; SIGKILL: like a crash)."""
     # output to a file, not a pipe: an unread pipe fills up and blocks the jobs that write progress bars
     out_file = wf.workdir.parent / f"interrupted-{sig}.out"
     wf.workdir.mkdir(parents=True, exist_ok=True)
+    # the step takes well under a second on an idle machine: in this copy of the workflow its script
+    # first waits while a HOLD file exists in the working directory, so the signal lands mid-step
+    script = wf.repo / "scripts" / f"{rule}.py"
+    text = script.read_text(encoding="utf-8")
+    entry = 'if __name__ == "__main__":\n'
+    assert entry in text, f"no main block in {script}"
+    hold, held = wf.workdir / "HOLD", wf.workdir / "HELD"
+    wait = ("    open('HELD', 'w').close()\n"
+            "    while __import__('os').path.exists('HOLD'):\n        __import__('time').sleep(0.05)\n")
+    script.write_text(text.replace(entry, entry + wait, 1), encoding="utf-8")
+    hold.touch()
     with open(out_file, "w") as sink:
         proc = subprocess.Popen(wf.cmd("-j1", "--until", rule), stdout=sink, stderr=subprocess.STDOUT,
                                 env=env(), start_new_session=True)
     deadline = time.monotonic() + timeout
     try:
-        while not any(str(p.relative_to(log_dir)).startswith(rule) for p in log_dir.rglob("*.log")):
+        while not held.exists():  # the step's job runs (and waits on HOLD)
             if proc.poll() is not None:
                 pytest.fail(f"the run ended before {rule} started:\n{out_file.read_text()[-4000:]}")
             if time.monotonic() > deadline:
                 pytest.fail(f"{rule} did not start within {timeout} s")
             time.sleep(0.05)
-        if sig == signal.SIGKILL:
-            os.killpg(proc.pid, signal.SIGKILL)
-        else:
-            proc.send_signal(sig)
+        # to the whole process group, as a terminal does on Ctrl-C (Snakemake itself waits for running
+        # local jobs on SIGINT; the job gets the signal from the terminal) or as a crash of the machine
+        os.killpg(proc.pid, sig)
         proc.wait(timeout=120)
     finally:
         if proc.poll() is None:
             os.killpg(proc.pid, signal.SIGKILL)
             proc.wait()
+        hold.unlink(missing_ok=True)
     out = out_file.read_text(encoding="utf-8", errors="replace")
     assert proc.returncode != 0, f"the run was not interrupted (it finished):\n{out[-3000:]}"
     return out
