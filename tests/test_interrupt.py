@@ -80,7 +80,13 @@ def _start_and_kill(wf: Workflow, rule: str, sig: int, timeout: float = 600) -> 
         # to the whole process group, as a terminal does on Ctrl-C (Snakemake itself waits for running
         # local jobs on SIGINT; the job gets the signal from the terminal) or as a crash of the machine
         os.killpg(proc.pid, sig)
-        proc.wait(timeout=120)
+        try:
+            proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            # still shutting down (it waits for its running job): release the job, press Ctrl-C again
+            hold.unlink(missing_ok=True)
+            os.killpg(proc.pid, sig)
+            proc.wait(timeout=120)
     finally:
         if proc.poll() is None:
             os.killpg(proc.pid, signal.SIGKILL)
