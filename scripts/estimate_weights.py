@@ -47,6 +47,7 @@ def main(smk) -> None:  # noqa: ANN001  (the Snakemake object)
         from vmrec.models import load_model
         from vmrec.value_model.scoring import (
             blocked_pairs,
+            context_columns,
             draw_pools,
             first_view_context,
             pick_model,
@@ -69,8 +70,7 @@ def main(smk) -> None:  # noqa: ANN001  (the Snakemake object)
         del edges
         blocked = blocked_pairs(smk.input.small)
         lookup = ItemFeatureLookup(pq.read_table(smk.input.item_features).to_pandas())
-        ctx = first_view_context(sess, smk.input.edges,
-                                 [c for c in model.feature_names if c.startswith(("f_ctx_", "f_user_"))])
+        ctx = first_view_context(sess, smk.input.edges, context_columns(model.feature_names))
 
         def make(factor: float, tilt: bool):
             long = draw_pools(sess, max(2, int(round(vm["pool_size"] * factor))), tilt, seed,

@@ -139,11 +139,12 @@ def _build(meta: pd.DataFrame, feats: list[str], column, target_frac: float, x_d
     x_mean = np.empty(len(feats), dtype=np.float32)
     x_std = np.empty(len(feats), dtype=np.float32)
     first = np.unique(u_idx, return_index=True)[1]  # static user features: the user's first row
-    user_cols = [j for j, c in enumerate(feats) if c.startswith("f_user_")]
-    item_cols = [j for j, c in enumerate(feats) if c.startswith("f_item_")]
-    user_static = np.empty((n_u, len(user_cols)), dtype=np.float32)
+    # feature index -> column of the user / video static features
+    user_pos = {j: k for k, j in enumerate(j for j, c in enumerate(feats) if c.startswith("f_user_"))}
+    item_pos = {j: k for k, j in enumerate(j for j, c in enumerate(feats) if c.startswith("f_item_"))}
+    user_static = np.empty((n_u, len(user_pos)), dtype=np.float32)
     # video features: the mean of the f_item_* values of its message edges (older views only)
-    vstatic = {view: np.empty((n_v, len(item_cols)), dtype=np.float32) for view in VIEWS}
+    vstatic = {view: np.empty((n_v, len(item_pos)), dtype=np.float32) for view in VIEWS}
     vcount = {view: np.maximum(np.bincount(v_idx[msg_rows[view]], minlength=n_v), 1) for view in VIEWS}
     for j, c in enumerate(feats):
         col = column(c)
@@ -153,12 +154,12 @@ def _build(meta: pd.DataFrame, feats: list[str], column, target_frac: float, x_d
         x_std[j] = sd if sd > 1e-6 else 1.0
         z = (col - x_mean[j]) / x_std[j]
         xs[:, j] = z[all_targets]
-        if j in user_cols:
-            user_static[:, user_cols.index(j)] = z[first]
-        if j in item_cols:
+        if j in user_pos:
+            user_static[:, user_pos[j]] = z[first]
+        if j in item_pos:
             for view in VIEWS:
                 rows = msg_rows[view]
-                vstatic[view][:, item_cols.index(j)] = (
+                vstatic[view][:, item_pos[j]] = (
                     np.bincount(v_idx[rows], weights=z[rows], minlength=n_v) / vcount[view])
 
     out: dict = {

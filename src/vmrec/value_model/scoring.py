@@ -111,6 +111,11 @@ def blocked_pairs(small_matrix_path) -> dict[int, np.ndarray]:
     return {int(u): np.unique(g.to_numpy(np.int64)) for u, g in small.groupby("user_id")["video_id"]}
 
 
+def context_columns(feature_names: list[str]) -> list[str]:
+    """The model inputs that describe the session (user and context), not the candidate video."""
+    return [c for c in feature_names if c.startswith(("f_ctx_", "f_user_"))]
+
+
 def first_view_context(sess: pd.DataFrame, edges_path, columns: list[str],
                        batch_rows: int = 1 << 20) -> pd.DataFrame:
     """The `columns` of each session's first view (edge table rows, indexed by edge_id), read in batches
@@ -135,7 +140,7 @@ def score_pools(
     """Add PROB_COLUMNS to a long pool table: model heads with the session's first-view context (`ctx`:
     first_view_context of the model's f_ctx_*/f_user_* columns, read from `edges_path` when None)."""
     names = list(model.feature_names)
-    ctx_user = [c for c in names if c.startswith(("f_ctx_", "f_user_"))]
+    ctx_user = context_columns(names)
     item_cols = [c for c in names if c.startswith("f_item_")]
     first = sess[sess["position"] == 0][["session_id", "edge_id", "user_id"]]
     if ctx is None:
