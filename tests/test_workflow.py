@@ -56,6 +56,13 @@ def test_every_rule_declares_log_benchmark_and_resources(tiny_workdir):
     assert not missing, f"rules without log/benchmark/resources: {missing}"
 
 
+def test_snakemake_lint_is_clean(tiny_workdir):
+    """`make lint` runs `snakemake --lint`; it exits non-zero on any finding."""
+    proc = tiny_workdir.run("--lint", check=False)
+    out = proc.stdout + proc.stderr
+    assert proc.returncode == 0 and "Congratulations" in out, f"snakemake --lint findings:\n{out[-4000:]}"
+
+
 def test_label_threshold_reruns_features_and_downstream_only(tiny_workdir):
     wf = tiny_workdir
     changed = wf.dry_run(overrides={"labels": {"complete_ratio": 0.8}})
