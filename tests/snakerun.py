@@ -183,19 +183,45 @@ def assert_same_tables(a: Path, b: Path, rtol: float = 0.0, atol: float = 0.0) -
             sep = "\t" if rel.suffix == ".tsv" else ","
             da, db = pd.read_csv(fa, sep=sep), pd.read_csv(fb, sep=sep)
         elif rel.suffix == ".json" and (rtol or atol):
-            da, db = pd.json_normalize(_load_json(fa)), pd.json_normalize(_load_json(fb))
+            _assert_json_close(_load_json(fa), _load_json(fb), rtol, atol, str(rel))
+            continue
         else:
             assert fa.read_bytes() == fb.read_bytes(), f"{rel}: files differ between {a} and {b}"
             continue
         assert list(da.columns) == list(db.columns), f"{rel}: columns differ"
         assert len(da) == len(db), f"{rel}: {len(da)} vs {len(db)} rows"
         for col in da.columns:
+            if col in TIMING:
+                continue
             ca, cb = da[col], db[col]
             if pd.api.types.is_numeric_dtype(ca) and pd.api.types.is_numeric_dtype(cb):
                 np.testing.assert_allclose(ca.to_numpy(float), cb.to_numpy(float), rtol=rtol, atol=atol,
                                            equal_nan=True, err_msg=f"{rel}: column {col}")
             else:
                 assert ca.astype(str).tolist() == cb.astype(str).tolist(), f"{rel}: column {col} differs"
+
+
+# Wall-clock measurements in artifacts (training curves, sweep points): never equal between two runs.
+TIMING = frozenset({"seconds", "edges_per_s"})
+
+
+def _assert_json_close(a, b, rtol: float, atol: float, where: str) -> None:
+    """JSON values equal, numbers within rtol/atol, TIMING keys ignored."""
+    import math
+
+    if isinstance(a, dict) and isinstance(b, dict):
+        ka, kb = set(a) - TIMING, set(b) - TIMING
+        assert ka == kb, f"{where}: keys differ: {sorted(ka ^ kb)}"
+        for k in sorted(ka):
+            _assert_json_close(a[k], b[k], rtol, atol, f"{where}.{k}")
+    elif isinstance(a, list) and isinstance(b, list):
+        assert len(a) == len(b), f"{where}: {len(a)} vs {len(b)} items"
+        for i, (x, y) in enumerate(zip(a, b, strict=True)):
+            _assert_json_close(x, y, rtol, atol, f"{where}[{i}]")
+    elif isinstance(a, (int, float)) and isinstance(b, (int, float)) and not isinstance(a, bool):
+        assert math.isclose(a, b, rel_tol=rtol, abs_tol=atol) or (a != a and b != b), f"{where}: {a} vs {b}"
+    else:
+        assert a == b, f"{where}: {a!r} vs {b!r}"
 
 
 def _load_json(path: Path):

@@ -19,7 +19,9 @@ if ! command -v slurmctld >/dev/null || ! command -v munged >/dev/null; then
 fi
 
 HOST=$(hostname -s)
-CPUS=$(nproc)
+# Two job slots per core: the test jobs are short and mostly wait on Python imports and file I/O, and a
+# 2-CPU job (ingest) must not wait for every 1-CPU job to drain. SLURM_TEST_CPUS overrides.
+CPUS=${SLURM_TEST_CPUS:-$((2 * $(nproc)))}
 MEM_MB=$(awk '/MemTotal/ {print int($2 / 1024 * 0.9)}' /proc/meminfo)
 CONF_DIR=/etc/slurm
 mkdir -p "$CONF_DIR" /var/spool/slurmctld /var/spool/slurmd /var/log/slurm /run/munge
@@ -52,6 +54,8 @@ SlurmctldLogFile=/var/log/slurm/slurmctld.log
 SlurmdLogFile=/var/log/slurm/slurmd.log
 SlurmctldTimeout=30
 SlurmdTimeout=30
+# CPUs below may exceed the hardware's (see CPUS above): slurmd takes the configured count.
+SlurmdParameters=config_overrides
 NodeName=$HOST CPUs=$CPUS RealMemory=$MEM_MB State=UNKNOWN
 PartitionName=debug Nodes=$HOST Default=YES MaxTime=INFINITE State=UP
 CONF
