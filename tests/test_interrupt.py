@@ -138,7 +138,8 @@ def test_second_snakemake_on_a_running_directory_is_refused(tmp_path, tiny_workd
     script.write_text(text.replace(entry, entry + "    __import__('time').sleep(120)\n", 1), encoding="utf-8")
     # the whole pipeline: it runs for minutes, so the first run still holds its lock when the second starts
     proc = subprocess.Popen(wf.cmd("-j1"), stdout=subprocess.DEVNULL,
-                            stderr=subprocess.DEVNULL, env=env(), start_new_session=True)
+                            stderr=subprocess.DEVNULL, env=env(), start_new_session=True,
+                            preexec_fn=_default_sigint)
     try:
         # wait until the first run executes a job (it holds its lock by then)
         log_dir = wf.results / "logs"
