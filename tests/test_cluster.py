@@ -61,8 +61,8 @@ def _partition() -> str:
 
 
 # Every artifact of the cluster run is compared with the local run's (tiny_workdir): data tables exactly,
-# model and value-model numbers within float noise (the same code and seeds on the same CPU; sweep, train
-# and estimation jobs run one thread each in both).
+# model and value-model numbers within float noise (the same code, seeds and per-rule thread counts: SLURM's
+# cpus_per_task follows each rule's threads).
 EXACT = ("tables", "features", "sessions")
 NOISY = ("sweep", "models", "metrics", "value_model", "report")
 
