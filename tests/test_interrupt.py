@@ -55,6 +55,21 @@ def _default_sigint() -> None:
     signal.signal(signal.SIGINT, signal.SIG_DFL)
 
 
+def _inject_at_main(wf: Workflow, rule: str, code: str) -> None:
+    """In the test's copy of the workflow, run `code` (indented lines) first in `rule`'s script."""
+    script = wf.repo / "scripts" / f"{rule}.py"
+    text = script.read_text(encoding="utf-8")
+    entry = 'if __name__ == "__main__":\n'
+    assert entry in text, f"no main block in {script}"
+    script.write_text(text.replace(entry, entry + code, 1), encoding="utf-8")
+
+
+def _spawn(wf: Workflow, *args: str, stdout) -> subprocess.Popen:
+    """Start snakemake in its own process group (signals go to the group), with default Ctrl-C handling."""
+    return subprocess.Popen(wf.cmd(*args), stdout=stdout, stderr=subprocess.STDOUT, env=env(),
+                            start_new_session=True, preexec_fn=_default_sigint)
+
+
 def _start_and_kill(wf: Workflow, rule: str, sig: int, timeout: float = 600) -> str:
     """Run the pipeline up to `rule`; once its job runs, send `sig`
     to the run's whole process group (SIGINT: like Ctrl-C in a terminal; SIGKILL: like a crash)."""
@@ -63,18 +78,13 @@ def _start_and_kill(wf: Workflow, rule: str, sig: int, timeout: float = 600) -> 
     wf.workdir.mkdir(parents=True, exist_ok=True)
     # the step takes well under a second on an idle machine: in this copy of the workflow its script
     # first waits while a HOLD file exists in the working directory, so the signal lands mid-step
-    script = wf.repo / "scripts" / f"{rule}.py"
-    text = script.read_text(encoding="utf-8")
-    entry = 'if __name__ == "__main__":\n'
-    assert entry in text, f"no main block in {script}"
     hold, held = wf.workdir / "HOLD", wf.workdir / "HELD"
-    wait = ("    open('HELD', 'w').close()\n"
-            "    while __import__('os').path.exists('HOLD'):\n        __import__('time').sleep(0.05)\n")
-    script.write_text(text.replace(entry, entry + wait, 1), encoding="utf-8")
+    _inject_at_main(wf, rule, "    open('HELD', 'w').close()\n"
+                    "    while __import__('os').path.exists('HOLD'):\n"
+                    "        __import__('time').sleep(0.05)\n")
     hold.touch()
     with open(out_file, "w") as sink:
-        proc = subprocess.Popen(wf.cmd("-j1", "--until", rule), stdout=sink, stderr=subprocess.STDOUT,
-                                env=env(), start_new_session=True, preexec_fn=_default_sigint)
+        proc = _spawn(wf, "-j1", "--until", rule, stdout=sink)
     deadline = time.monotonic() + timeout
     try:
         while not held.exists():  # the step's job runs (and waits on HOLD)
@@ -131,15 +141,9 @@ def test_second_snakemake_on_a_running_directory_is_refused(tmp_path, tiny_workd
     wf = _fresh(tmp_path, tiny_workdir)
     rule = _victim(wf)
     # On an idle machine the tiny job can finish before the second run starts: make it hold the lock.
-    script = wf.repo / "scripts" / f"{rule}.py"
-    text = script.read_text(encoding="utf-8")
-    entry = 'if __name__ == "__main__":\n'
-    assert entry in text, f"no main block in {script}"
-    script.write_text(text.replace(entry, entry + "    __import__('time').sleep(120)\n", 1), encoding="utf-8")
+    _inject_at_main(wf, rule, "    __import__('time').sleep(120)\n")
     # the whole pipeline: it runs for minutes, so the first run still holds its lock when the second starts
-    proc = subprocess.Popen(wf.cmd("-j1"), stdout=subprocess.DEVNULL,
-                            stderr=subprocess.DEVNULL, env=env(), start_new_session=True,
-                            preexec_fn=_default_sigint)
+    proc = _spawn(wf, "-j1", stdout=subprocess.DEVNULL)
     try:
         # wait until the first run executes a job (it holds its lock by then)
         log_dir = wf.results / "logs"
