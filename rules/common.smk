@@ -41,7 +41,7 @@ def code(*modules):
 
 
 wildcard_constraints:
-    model=r"logreg|edge_mlp|gnn_h\d+",
+    model=r"logreg|edge_mlp|(mf|gnn)_h\d+",
     lr=r"[0-9.e-]+",
     bs=r"\d+",
 
@@ -53,6 +53,8 @@ def model_params(wildcards):
     p = {"name": wildcards.model, "head_weights": m["head_weights"]}
     if wildcards.model != "logreg":
         p["mlp_hidden"] = m["mlp_hidden"]
+    if wildcards.model.startswith(("mf_h", "gnn_h")):
+        p["emb_l2"] = m["emb_l2"]
     if wildcards.model.startswith("gnn_h"):
         p["gnn_layers"] = m["gnn_layers"]
     return p
@@ -71,7 +73,7 @@ def value_model_inputs(wildcards):
     vm = config["value_model"]
     if vm["source"] == "truth":
         return {}
-    from vmrec.models import model_names
+    from vmrec.config import model_names
 
     names = model_names(config["models"]) if vm["model"] == "best" else [vm["model"]]
     return {

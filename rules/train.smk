@@ -2,7 +2,9 @@
 # Sweeps (one job per model x lr x batch size) -> select (best.json) -> full training per model.
 # Params are per model, so adding a hidden size adds jobs for that model only.
 
-MODELS = ["logreg", "edge_mlp", *(f"gnn_h{d}" for d in config["models"]["hidden_dims"])]
+from vmrec.config import model_names
+
+MODELS = model_names(config["models"])
 TRAIN_CODE = code("models", "train", "graph", "metrics", "device", "io", "contracts")
 _MODEL_CPU = is_full_size(config)  # the real KuaiRec size: full-graph jobs need ~10 GB
 

@@ -17,6 +17,7 @@ def main(smk) -> None:
     spec = model_spec(p.model["name"], p.model)
     s = TrainSettings(lr=float(p.lr), batch_size=int(p.batch_size), epochs=p.epochs, patience=p.patience,
                       head_weights=p.model["head_weights"], eval_batch_size=p.eval_batch_size, seed=p.seed,
+                      emb_l2=p.model.get("emb_l2", 0.0),
                       subset_frac=p.subset_frac)
     res = train_model(spec, load_graph(smk.input.graph), s, resolve_device(p.device))
     write_json({"model": spec.name, "lr": s.lr, "batch_size": s.batch_size, "subset_frac": s.subset_frac,

@@ -20,7 +20,8 @@ def main(smk) -> None:
     spec = model_spec(p.model["name"], p.model)
     s = TrainSettings(lr=float(best["lr"]), batch_size=int(best["batch_size"]), epochs=p.epochs,
                       patience=p.patience, head_weights=p.model["head_weights"],
-                      eval_batch_size=p.eval_batch_size, seed=p.seed)
+                      eval_batch_size=p.eval_batch_size, seed=p.seed,
+                      emb_l2=p.model.get("emb_l2", 0.0))
     g = load_graph(smk.input.graph)
     res = train_model(spec, g, s, resolve_device(p.device))
     log.info("%s: best epoch %d, val AUC mean %.4f, %.1f s per epoch, %.0f edges/s", spec.name,

@@ -94,3 +94,10 @@ def load_config(path: str | Path, overrides: dict[str, Any] | None = None) -> di
 def dataset_name(cfg: dict) -> str:
     """Name of the run's data: `synthetic-<scale>` or `kuairec`; results go to results/<name>/."""
     return f"synthetic-{cfg['scale']}" if cfg["dataset"] == "synthetic" else "kuairec"
+
+
+def model_names(models_cfg: dict) -> list[str]:
+    """Every model of the config's `models` section: logreg, edge_mlp, one mf_h{dim} per mf_dims entry
+    and one gnn_h{dim} per hidden_dims entry (light: the Snakefile calls it while parsing)."""
+    return ["logreg", "edge_mlp", *(f"mf_h{d}" for d in models_cfg.get("mf_dims", [])),
+            *(f"gnn_h{d}" for d in models_cfg["hidden_dims"])]

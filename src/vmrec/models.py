@@ -4,6 +4,9 @@ All models predict four logits (HEADS order) from one shared edge-feature head; 
 what the head sees:
   logreg     linear head on the standardised edge features
   edge_mlp   MLP head (models.mlp_hidden) on the standardised edge features
+  mf_h{d}    matrix factorisation: the MLP head on the edge features plus a per-head bilinear score
+             <W_k e_u, e_v> of learnable user and video id embeddings (size d, L2-penalised, models.emb_l2);
+             no message passing. The standard collaborative baseline a GNN has to beat.
   gnn_h{d}   the same MLP head on [edge features, user emb, video emb, user emb * video emb], the
              embeddings (size d) from a bipartite GraphSAGE-style encoder: learnable id embeddings plus
              projected node features, then `gnn_layers` mean-aggregation layers over the message edges
@@ -26,13 +29,14 @@ import numpy as np
 import torch
 from torch import nn
 
+from vmrec.config import model_names  # noqa: F401  (re-exported: the model list lives with the config)
 from vmrec.contracts import HEADS
 from vmrec.graph import normalized_adjacency
 from vmrec.io import atomic_path
 
 log = logging.getLogger("vmrec")
 CHECKPOINT_FORMAT = "vmrec-model-v1"
-_GNN_NAME = re.compile(r"gnn_h(\d+)")
+_EMB_NAME = re.compile(r"(gnn|mf)_h(\d+)")
 
 
 @dataclass
@@ -40,28 +44,25 @@ class ModelSpec:
     """Architecture of one named model (everything but the data sizes)."""
 
     name: str
-    kind: str  # logreg | edge_mlp | gnn
+    kind: str  # logreg | edge_mlp | mf | gnn
     mlp_hidden: list[int] = field(default_factory=list)
     hidden_dim: int = 0
     gnn_layers: int = 0
 
 
 def model_spec(name: str, models_cfg: dict) -> ModelSpec:
-    """The spec of model `name` (logreg, edge_mlp, gnn_h{dim}) from the config's `models` section."""
+    """The spec of model `name` (logreg, edge_mlp, mf_h{dim}, gnn_h{dim}) from the config's `models`."""
     if name == "logreg":
         return ModelSpec(name, "logreg")
     if name == "edge_mlp":
         return ModelSpec(name, "edge_mlp", list(models_cfg["mlp_hidden"]))
-    m = _GNN_NAME.fullmatch(name)
+    m = _EMB_NAME.fullmatch(name)
+    if m and m.group(1) == "mf":
+        return ModelSpec(name, "mf", list(models_cfg["mlp_hidden"]), int(m.group(2)))
     if m:
-        return ModelSpec(name, "gnn", list(models_cfg["mlp_hidden"]), int(m.group(1)),
+        return ModelSpec(name, "gnn", list(models_cfg["mlp_hidden"]), int(m.group(2)),
                          int(models_cfg["gnn_layers"]))
-    raise ValueError(f"unknown model name {name!r}; expected logreg, edge_mlp or gnn_h<dim>")
-
-
-def model_names(models_cfg: dict) -> list[str]:
-    """Every model of the config: logreg, edge_mlp and one gnn_h{dim} per models.hidden_dims entry."""
-    return ["logreg", "edge_mlp", *(f"gnn_h{d}" for d in models_cfg["hidden_dims"])]
+    raise ValueError(f"unknown model name {name!r}; expected logreg, edge_mlp, mf_h<dim> or gnn_h<dim>")
 
 
 class _SpMM(torch.autograd.Function):
@@ -141,6 +142,19 @@ class GNNEncoder(nn.Module):
         return hu + hu0, hv + hv0  # skip: the id embeddings reach the head directly (MF path)
 
 
+class IdEmbeddings(nn.Module):
+    """The encoder of mf models: learnable user and video id embeddings, no graph."""
+
+    def __init__(self, n_users: int, n_videos: int, dim: int) -> None:
+        super().__init__()
+        self.emb_u, self.emb_v = nn.Embedding(n_users, dim), nn.Embedding(n_videos, dim)
+        nn.init.normal_(self.emb_u.weight, std=0.1)
+        nn.init.normal_(self.emb_v.weight, std=0.1)
+
+    def forward(self, view: GraphView | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+        return self.emb_u.weight, self.emb_v.weight
+
+
 def _mlp(n_in: int, hidden: list[int], n_out: int) -> nn.Module:
     layers: list[nn.Module] = []
     for h in hidden:
@@ -151,14 +165,17 @@ def _mlp(n_in: int, hidden: list[int], n_out: int) -> nn.Module:
 
 
 class EngagementNet(nn.Module):
-    """Shared edge-feature head (+ GNN encoder for gnn models) -> four logits."""
+    """Shared edge-feature head (+ id embeddings for mf, GNN encoder for gnn models) -> four logits."""
 
     def __init__(self, spec: ModelSpec, n_features: int, n_users: int = 0, n_videos: int = 0,
                  user_x_dim: int = 0, video_x_dim: int = 0, channels: int = 1 + len(HEADS)) -> None:
         super().__init__()
         self.spec = spec
-        self.encoder: GNNEncoder | None = None
+        self.encoder: GNNEncoder | IdEmbeddings | None = None
         n_in = n_features
+        if spec.kind == "mf":
+            self.encoder = IdEmbeddings(n_users, n_videos, spec.hidden_dim)
+            self.bilinear = nn.Linear(spec.hidden_dim, len(HEADS), bias=False)
         if spec.kind == "gnn":
             self.encoder = GNNEncoder(n_users, n_videos, user_x_dim, video_x_dim, spec.hidden_dim,
                                       spec.gnn_layers, channels)
@@ -168,18 +185,29 @@ class EngagementNet(nn.Module):
         self.head = nn.Linear(n_in, len(HEADS)) if spec.kind == "logreg" else _mlp(n_in, spec.mlp_hidden,
                                                                                    len(HEADS))
 
+    @property
+    def needs_graph(self) -> bool:
+        """Whether the model propagates over message edges (needs GraphViews)."""
+        return self.spec.kind == "gnn"
+
     def embed(self, view: GraphView | None) -> tuple[torch.Tensor, torch.Tensor] | None:
         """Node embeddings of a view (None for models without a graph)."""
         return None if self.encoder is None else self.encoder(view)
 
+    def embedding_penalty(self, u: torch.Tensor, v: torch.Tensor,
+                          emb: tuple[torch.Tensor, torch.Tensor]) -> torch.Tensor:
+        """Mean squared norm of the embeddings of edges (u, v): the L2 term of the factorisation."""
+        return (emb[0][u].pow(2).sum() + emb[1][v].pow(2).sum()) / len(u)
+
     def forward(self, x: torch.Tensor, u: torch.Tensor, v: torch.Tensor,
                 emb: tuple[torch.Tensor, torch.Tensor] | None) -> torch.Tensor:
         """Logits (n, 4) of edges with standardised features x (n, F) and node indices u, v."""
-        if emb is not None:
-            eu, ev = emb[0][u], emb[1][v]
-            prod = eu * ev
-            return self.head(torch.cat([x, eu, ev, prod], dim=1)) + self.bilinear(prod)
-        return self.head(x)
+        if emb is None:
+            return self.head(x)
+        prod = emb[0][u] * emb[1][v]
+        if self.spec.kind == "mf":
+            return self.head(x) + self.bilinear(prod)
+        return self.head(torch.cat([x, emb[0][u], emb[1][v], prod], dim=1)) + self.bilinear(prod)
 
 
 # --- checkpoints and the fitted-model interface ------------------------------------------------------
@@ -243,8 +271,8 @@ def save_checkpoint(path: str | Path, net: EngagementNet, g: dict,
         "n_features": len(g["feature_names"]),
         "n_users": len(g["user_ids"]),
         "n_videos": len(g["video_ids"]),
-        "user_x_dim": int(enc.lin_u.in_features) if enc else 0,
-        "video_x_dim": int(enc.lin_v.in_features) if enc else 0,
+        "user_x_dim": int(enc.lin_u.in_features) if isinstance(enc, GNNEncoder) else 0,
+        "video_x_dim": int(enc.lin_v.in_features) if isinstance(enc, GNNEncoder) else 0,
         "feature_names": list(g["feature_names"]),
         "x_mean": g["x_mean"], "x_std": g["x_std"],
         "user_ids": g["user_ids"], "video_ids": g["video_ids"],
@@ -273,6 +301,6 @@ def load_model(path: str | Path, batch_size: int = 65536) -> FittedModel:
         net.load_state_dict(ckpt["state_dict"])
     except RuntimeError as e:
         raise ValueError(f"model checkpoint {path}: weights do not match model {spec.name}: {e}") from e
-    emb = (ckpt["user_emb"], ckpt["video_emb"]) if spec.kind == "gnn" else None
+    emb = (ckpt["user_emb"], ckpt["video_emb"]) if spec.kind in ("mf", "gnn") else None
     return FittedModel(net, ckpt["feature_names"], ckpt["x_mean"], ckpt["x_std"], ckpt["user_ids"],
                        ckpt["video_ids"], emb, batch_size)

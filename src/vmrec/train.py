@@ -33,6 +33,7 @@ class TrainSettings:
     eval_batch_size: int = 65536
     seed: int = 0
     subset_frac: float = 1.0  # fraction of the supervised train edges used (sweeps)
+    emb_l2: float = 0.0  # L2 penalty on the user and video embeddings of each batch's edges (mf, gnn)
 
 
 @dataclass
@@ -114,8 +115,8 @@ def train_model(spec: ModelSpec, g: dict, s: TrainSettings, device: torch.device
     """Train one model on the graph dict `g`; return the best (validation mean AUC) weights and curve."""
     seed_everything(s.seed)
     net = build_net(spec, g).to(device)
-    train_view = GraphView(g, "train", device) if net.encoder is not None else None
-    eval_view = GraphView(g, "eval", device) if net.encoder is not None else None
+    train_view = GraphView(g, "train", device) if net.needs_graph else None
+    eval_view = GraphView(g, "eval", device) if net.needs_graph else None
     gen = torch.Generator().manual_seed(s.seed)
     n_all = len(g["train_x"])
     rows = torch.arange(n_all)
@@ -142,6 +143,8 @@ def train_model(spec: ModelSpec, g: dict, s: TrainSettings, device: torch.device
             emb = net.embed(train_view)  # full-graph propagation every step: fresh gradients
             logits = net(x[b].float(), u[b], v[b], emb)  # x may be stored as float16 (full size)
             loss = (F.binary_cross_entropy_with_logits(logits, y[b], reduction="none").mean(0) * w).sum()
+            if emb is not None and s.emb_l2 > 0:
+                loss = loss + s.emb_l2 * net.embedding_penalty(u[b], v[b], emb)
             opt.zero_grad()
             loss.backward()
             opt.step()
