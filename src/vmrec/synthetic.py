@@ -236,6 +236,13 @@ def _make_world(spec: ScaleSpec, rng: np.random.Generator) -> World:
                  _alias_table(pop), small_users, small_videos, is_su, is_sv)
 
 
+def make_world(scale: str, seed: int) -> World:
+    """The users, videos and behaviour parameters that `generate(root, scale, seed, ...)` plants."""
+    if scale not in SCALES:
+        raise ValueError(f"scale must be one of {sorted(SCALES)}; found {scale!r}")
+    return _make_world(SCALES[scale], np.random.default_rng(np.random.SeedSequence(seed).spawn(8)[0]))
+
+
 def _alias_table(p: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Walker's alias table of a discrete distribution (deterministic construction)."""
     n = len(p)

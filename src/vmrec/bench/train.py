@@ -1,4 +1,4 @@
-"""Benchmark section `train`: time per training epoch of edge_mlp and gnn_h64 at full synthetic scale.
+"""Benchmark section `train`: time per training epoch of edge_mlp, mf_h64 and gnn_h64 at full synthetic scale.
 
 Uses results/synthetic-<scale>/graph/graph.pt when the pipeline has built it; otherwise a random graph
 of the same size (KuaiRec: 7,176 users x 10,728 videos, 12.5M big views of which train = 70%, split by
@@ -14,7 +14,7 @@ from pathlib import Path
 
 from vmrec.bench import BenchContext, BenchResult, measure, summarize
 
-TITLE = "train: time per training epoch (edge_mlp, gnn_h64)"
+TITLE = "train: time per training epoch (edge_mlp, mf_h64, gnn_h64)"
 TARGET_SECONDS = 180.0
 SIZES = {  # users, videos, big views (train = 70%)
     "tiny": (300, 400, 40_000),
@@ -72,7 +72,7 @@ def one_epoch(model: str, scale: str, graph_path: str, batch_size: int, device: 
     else:
         g, source = random_graph(*SIZES[scale], target_frac=cfg["models"]["target_frac"]), "random graph"
     s = TrainSettings(lr=0.003, batch_size=batch_size, epochs=1, patience=1,
-                      head_weights=cfg["models"]["head_weights"], seed=0)
+                      head_weights=cfg["models"]["head_weights"], seed=0, emb_l2=cfg["models"]["emb_l2"])
     res = train_model(model_spec(model, cfg["models"]), g, s, resolve_device(device), progress=False)
     row = res.curve.iloc[0]
     return {"epoch_s": float(row["seconds"]), "edges_per_s": float(row["edges_per_s"]), "source": source,
@@ -87,7 +87,7 @@ def run(ctx: BenchContext) -> BenchResult:
     devices = ["cpu"] + (["cuda"] if torch.cuda.is_available() else [])
     rows, raw = [], {}
     for device in devices:
-        for model in ("edge_mlp", "gnn_h64"):
+        for model in ("edge_mlp", "mf_h64", "gnn_h64"):
             for bs in (4096, 65536):
                 if device == "cpu" and model == "gnn_h64" and bs == 4096 and ctx.scale == "full":
                     continue  # ~1,000 full-graph steps per epoch: a quarter hour on 2 cores, not a benchmark
