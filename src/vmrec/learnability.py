@@ -23,6 +23,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import torch
+from scipy.special import logit
 from torch.nn import functional as F
 
 from vmrec.contracts import HEADS, TRUTH_JSON
@@ -30,11 +31,6 @@ from vmrec.metrics import auc
 from vmrec.synthetic import head_probs, local_hour, make_world
 
 L2_GRID = (1.0, 3.0, 10.0, 30.0)
-
-
-def _logit(p: np.ndarray) -> np.ndarray:
-    p = np.clip(p, 1e-6, 1 - 1e-6)
-    return np.log(p / (1 - p))
 
 
 def _fit_user_factors(static_logit: torch.Tensor, vf: torch.Tensor, user: torch.Tensor, y: torch.Tensor,
@@ -66,7 +62,7 @@ def learnability(edges: pd.DataFrame, scale: str, seed: int, l2_grid=L2_GRID) ->
     oracle = head_probs(world, u, v, hour, d)
     no_affinity = copy.copy(world)
     no_affinity.u_lat = np.zeros_like(world.u_lat)
-    static = _logit(head_probs(no_affinity, u, v, hour, d))
+    static = logit(np.clip(head_probs(no_affinity, u, v, hour, d), 1e-6, 1 - 1e-6))
     y = np.array(e[list(HEADS)].to_numpy(np.float32))  # writable: torch.from_numpy shares it
     split = e["split"].to_numpy()
     vf = torch.from_numpy(world.v_lat.reshape(world.n_videos, -1)[v].astype(np.float32))

@@ -204,10 +204,11 @@ class EngagementNet(nn.Module):
         """Logits (n, 4) of edges with standardised features x (n, F) and node indices u, v."""
         if emb is None:
             return self.head(x)
-        prod = emb[0][u] * emb[1][v]
+        eu, ev = emb[0][u], emb[1][v]
+        prod = eu * ev
         if self.spec.kind == "mf":
             return self.head(x) + self.bilinear(prod)
-        return self.head(torch.cat([x, emb[0][u], emb[1][v], prod], dim=1)) + self.bilinear(prod)
+        return self.head(torch.cat([x, eu, ev, prod], dim=1)) + self.bilinear(prod)
 
 
 # --- checkpoints and the fitted-model interface ------------------------------------------------------
