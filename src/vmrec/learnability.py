@@ -8,8 +8,8 @@ On the big-matrix test split, per head, the AUC of:
                      edge features can in principle explain, nothing a collaborative model adds
   known_video_factors  a privileged learner: it knows the true static probabilities and the true latent
                      video factors and fits only each user's factors (per head, L2-penalised, the penalty
-                     chosen on val) to the user's train views. A collaborative model that must also learn
-                     the video factors does no better, so this bounds what the logged views teach about users
+                     chosen on val) to the user's train views: a reference for what the logged views teach
+                     about users (not a strict bound: a model sharing user factors across heads can beat it)
 and the best trained model's AUC from report/metrics.csv when it exists. See docs/models.md.
 """
 

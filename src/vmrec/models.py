@@ -119,31 +119,8 @@ class SageLayer(nn.Module):
         return (torch.relu(nu), torch.relu(nv)) if self.act else (nu, nv)
 
 
-class GNNEncoder(nn.Module):
-    """Bipartite GraphSAGE: id embedding + projected node features, then `layers` SageLayers."""
-
-    def __init__(self, n_users: int, n_videos: int, user_x_dim: int, video_x_dim: int, dim: int,
-                 layers: int, channels: int) -> None:
-        super().__init__()
-        self.emb_u, self.emb_v = nn.Embedding(n_users, dim), nn.Embedding(n_videos, dim)
-        nn.init.normal_(self.emb_u.weight, std=0.1)
-        nn.init.normal_(self.emb_v.weight, std=0.1)
-        self.lin_u, self.lin_v = nn.Linear(user_x_dim, dim), nn.Linear(video_x_dim, dim)
-        self.layers = nn.ModuleList(
-            SageLayer(dim, channels if i == 0 else 1, act=i < layers - 1) for i in range(layers)
-        )
-
-    def forward(self, view: GraphView) -> tuple[torch.Tensor, torch.Tensor]:
-        hu = self.emb_u.weight + self.lin_u(view.user_x)  # (U, dim)
-        hv = self.emb_v.weight + self.lin_v(view.video_x)  # (V, dim)
-        hu0, hv0 = hu, hv
-        for layer in self.layers:
-            hu, hv = layer(hu, hv, view)
-        return hu + hu0, hv + hv0  # skip: the id embeddings reach the head directly (MF path)
-
-
 class IdEmbeddings(nn.Module):
-    """The encoder of mf models: learnable user and video id embeddings, no graph."""
+    """Learnable user and video id embeddings: the encoder of mf models, the base of the GNN's."""
 
     def __init__(self, n_users: int, n_videos: int, dim: int) -> None:
         super().__init__()
@@ -153,6 +130,28 @@ class IdEmbeddings(nn.Module):
 
     def forward(self, view: GraphView | None = None) -> tuple[torch.Tensor, torch.Tensor]:
         return self.emb_u.weight, self.emb_v.weight
+
+
+class GNNEncoder(nn.Module):
+    """Bipartite GraphSAGE: id embedding + projected node features, then `layers` SageLayers."""
+
+    def __init__(self, n_users: int, n_videos: int, user_x_dim: int, video_x_dim: int, dim: int,
+                 layers: int, channels: int) -> None:
+        super().__init__()
+        self.ids = IdEmbeddings(n_users, n_videos, dim)
+        self.lin_u, self.lin_v = nn.Linear(user_x_dim, dim), nn.Linear(video_x_dim, dim)
+        self.layers = nn.ModuleList(
+            SageLayer(dim, channels if i == 0 else 1, act=i < layers - 1) for i in range(layers)
+        )
+
+    def forward(self, view: GraphView) -> tuple[torch.Tensor, torch.Tensor]:
+        eu, ev = self.ids()
+        hu = eu + self.lin_u(view.user_x)  # (U, dim)
+        hv = ev + self.lin_v(view.video_x)  # (V, dim)
+        hu0, hv0 = hu, hv
+        for layer in self.layers:
+            hu, hv = layer(hu, hv, view)
+        return hu + hu0, hv + hv0  # skip: the id embeddings reach the head directly (MF path)
 
 
 def _mlp(n_in: int, hidden: list[int], n_out: int) -> nn.Module:
