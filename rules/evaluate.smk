@@ -27,6 +27,7 @@ rule evaluate:
     resources:
         mem_mb=lambda wc: 16000 if config["scale"] == "full" or not SYNTHETIC else 2000,
         runtime=30,
+    priority: lambda wc: model_priority(wc.model)
     log:
         f"{LOGS}/evaluate/{{model}}.log",
     benchmark:

@@ -2,7 +2,7 @@
 # Sweeps (one job per model x lr x batch size) -> select (best.json) -> full training per model.
 # Params are per model, so adding a hidden size adds jobs for that model only.
 
-from vmrec.config import model_names
+from vmrec.config import model_names, model_priority
 
 MODELS = model_names(config["models"])
 TRAIN_CODE = code("models", "train", "graph", "metrics", "device", "io", "contracts")
@@ -30,6 +30,7 @@ rule sweep:
     resources:
         mem_mb=lambda wc: 16000 if _MODEL_CPU else 2000,
         runtime=lambda wc: 120 if _MODEL_CPU else 15,
+    priority: lambda wc: model_priority(wc.model)
     log:
         f"{LOGS}/sweep/{{model}}/lr{{lr}}_bs{{bs}}.log",
     benchmark:
@@ -46,6 +47,7 @@ rule select:
     resources:
         mem_mb=500,
         runtime=5,
+    priority: lambda wc: model_priority(wc.model)
     log:
         f"{LOGS}/select/{{model}}.log",
     benchmark:
@@ -74,6 +76,7 @@ rule train:
     resources:
         mem_mb=lambda wc: 24000 if _MODEL_CPU else 3000,
         runtime=lambda wc: 600 if _MODEL_CPU else 30,
+    priority: lambda wc: model_priority(wc.model)
     log:
         f"{LOGS}/train/{{model}}.log",
     benchmark:

@@ -67,3 +67,12 @@ def test_bad_key_inside_full_size_is_reported():
         validate_config({"full_size": {"modles": {"epochs": 2}}})
     with pytest.raises(ConfigError, match="epochs"):
         validate_config({"scale": "full", "full_size": {"models": {"epochs": 0}}})
+
+
+def test_costlier_models_get_higher_scheduling_priority():
+    """Longest first: the GNNs' sweep, train and evaluate jobs start before the cheap models' ones."""
+    from vmrec.config import model_priority
+
+    order = ["logreg", "edge_mlp", "mf_h64", "gnn_h16", "gnn_h64", "gnn_h128", "gnn_h512"]
+    prios = [model_priority(m) for m in order]
+    assert prios == sorted(prios) and len(set(prios)) == len(prios)
