@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 import pyarrow.parquet as pq
 
-from vmrec.contracts import HEADS, TRUTH_JSON, TRUTH_POOLS
+from vmrec.contracts import HEADS, TRUTH_BIG, TRUTH_JSON, TRUTH_POOLS
 from vmrec.device import resolve_device
 from vmrec.io import setup_logging
 from vmrec.value_model.pipeline import content_of_videos, run_estimate, set_threads, truth_pool_variants
@@ -29,7 +29,7 @@ def main(smk) -> None:  # noqa: ANN001  (the Snakemake object)
         sessions["video_id"].to_numpy(),
         minlength=content.shape[0] if content is not None else int(sessions["video_id"].max()) + 1,
     ).astype(float)
-    w_star = None
+    w_star, logged = None, None
     if smk.params.truth_dir:
         truth = json.loads((Path(smk.params.truth_dir) / TRUTH_JSON).read_text(encoding="utf-8"))
         w_star = np.array([truth["value_weights"][h] for h in HEADS], dtype=float)
@@ -50,6 +50,7 @@ def main(smk) -> None:  # noqa: ANN001  (the Snakemake object)
             context_columns,
             draw_pools,
             first_view_context,
+            logged_pool_frames,
             pick_model,
             score_pools,
             session_frame,
@@ -59,6 +60,13 @@ def main(smk) -> None:  # noqa: ANN001  (the Snakemake object)
         name = pick_model(metrics, vm["model"])
         model = load_model(Path(smk.input.models[0]).parents[1] / name / "model.pt")
         edges = pq.read_table(smk.input.edges, columns=["edge_id", "source", "csv_row", "date"]).to_pandas()
+        if smk.params.truth_dir:  # the same heads on the policy's own pools: a reference
+            truth_pools = subsample_long(
+                pq.read_table(Path(smk.params.truth_dir) / TRUTH_POOLS).to_pandas(), vm["max_sessions"], seed)
+            big_probs = pq.read_table(Path(smk.params.truth_dir) / TRUTH_BIG,
+                                      columns=["csv_row", "session_id", "video_id"]).to_pandas()
+            ll, ls = logged_pool_frames(truth_pools, big_probs, edges)
+            del truth_pools, big_probs
         keep_ids = np.unique(sessions["session_id"])
         if len(keep_ids) > vm["max_sessions"]:
             keep_ids = np.sort(
@@ -79,6 +87,9 @@ def main(smk) -> None:  # noqa: ANN001  (the Snakemake object)
             return pools_from_long(score_pools(long, sess, smk.input.edges, lookup, model, ctx=ctx), content)
 
         pools = make(1.0, vm["popularity_tilt"])
+        if smk.params.truth_dir:
+            logged = pools_from_long(score_pools(ll, ls, smk.input.edges, lookup, model), content,
+                                     source=TRUTH_POOLS)
         known = False
         settings["pools"] = f"drawn per session, scored by {name}"
         settings["model_used"] = name
@@ -101,6 +112,7 @@ def main(smk) -> None:  # noqa: ANN001  (the Snakemake object)
         make_pools=make,
         w_star=w_star,
         pools_known=known,
+        logged=logged,
     )
 
 

@@ -279,3 +279,37 @@ def test_fresh_pools_drawn_like_the_policys_recover_w_star():
     long = draw_pools(sess, 30, True, seed=1, progress=False, reference=ref)
     est = estimate_weights(pools_from_long(_scored(long, P)), seed=0, **FAST)
     assert angle_deg(est.w, W_STAR) < 6.0
+
+
+# --- the policy's own pools scored with a model's heads (synthetic reference) ---------------------------
+def test_logged_pool_frames_point_each_planted_session_at_its_first_view():
+    from vmrec.value_model.scoring import logged_pool_frames
+
+    pools = pd.DataFrame({"session_id": [5, 5, 5, 9, 9], "user_id": [1, 1, 1, 2, 2],
+                          "video_id": [30, 31, 32, 30, 33], "shown": [True, True, False, True, False],
+                          "position": [0, 1, -1, 0, -1], "p_complete": 0.5, "p_long": 0.5, "p_rewatch": 0.1,
+                          "p_neg": 0.2})
+    big_probs = pd.DataFrame({"csv_row": [0, 1, 2], "session_id": [5, 5, 9], "video_id": [30, 31, 30]})
+    edges = pd.DataFrame({"edge_id": [100, 101, 102, 7], "source": ["big", "big", "big", "small"],
+                          "csv_row": [0, 1, 2, 0], "date": [20200701, 20200701, 20200702, 20200801]})
+    long, sess = logged_pool_frames(pools, big_probs, edges)
+    assert sess.set_index("session_id")[["edge_id", "user_id", "date"]].to_dict("index") == {
+        5: {"edge_id": 100, "user_id": 1, "date": 20200701},
+        9: {"edge_id": 102, "user_id": 2, "date": 20200702}}
+    assert (sess["position"] == 0).all()
+    assert long.groupby("session_id")["date"].first().to_dict() == {5: 20200701, 9: 20200702}
+    assert not {"user_id", *PROB_COLUMNS} & set(long.columns) and len(long) == 5
+
+
+def test_pipeline_estimate_reports_the_same_heads_on_the_logged_pools(tiny_workdir):
+    """The default run (source: model) on synthetic data re-estimates on the policy's own pools with the same
+    heads (embedding matching and Plackett-Luce), beside the estimate from drawn pools."""
+    import json
+
+    w = json.loads((tiny_workdir.results / "value_model" / "weights.json").read_text())
+    ref = w["reference"]
+    for name in ("logged_pools", "logged_pools_plackett_luce"):
+        assert set(ref[name]["w"]) == set(HEADS), name
+        assert np.linalg.norm(list(ref[name]["w"].values())) == pytest.approx(1.0)
+        assert 0 <= ref[name]["angle_error_deg"] <= 180
+    assert w["settings"]["source"] == "model" and "logged_pools_note" in ref

@@ -57,10 +57,13 @@ def run_estimate(
     make_pools: Callable[[float, bool], Pools | None],
     w_star: np.ndarray | None = None,
     pools_known: bool = False,
+    logged: Pools | None = None,
     progress: bool = True,
 ) -> dict:
     """Estimate w, the references, diagnostics and sensitivity; write weights.json, sensitivity.csv and the
-    figures. `pools_known`: the pools are the logging policy's own (Plackett-Luce applies)."""
+    figures. `pools_known`: the pools are the logging policy's own (Plackett-Luce applies). `logged`: the
+    policy's own pools scored with the same heads as `pools` (synthetic, source model): a reference that
+    separates the error of the heads from that of the drawn pools."""
     pools = subsample_sessions(pools, vm["max_sessions"], seed)
     kw = estimate_kwargs(vm, seed, device)
     est = estimate_weights(pools, seed=seed, progress=progress, **kw)
@@ -89,6 +92,16 @@ def run_estimate(
     else:
         refs["plackett_luce"] = None
         refs["plackett_luce_note"] = "needs the logging policy's candidate pools (synthetic truth only)"
+    if logged is not None:
+        logged = subsample_sessions(logged, vm["max_sessions"], seed)
+        est_l = estimate_weights(logged, seed=seed, progress=progress, **{**kw, "bootstrap": 0})
+        pl_l = fit_plackett_luce(logged)
+        refs["logged_pools"] = {"w": _wdict(est_l.w), "scale": est_l.scale, "loss": est_l.loss}
+        refs["logged_pools_plackett_luce"] = {"w": _wdict(pl_l.w), "scale": pl_l.scale}
+        refs["logged_pools_note"] = (
+            "the same heads on the logging policy's own pools (synthetic truth), embedding matching and "
+            "Plackett-Luce: the error left when the candidate pools are known")
+        estimates["same heads, logged pools"] = (est_l.w, None)
     result["reference"] = refs
     if w_star is not None:
         result["w_star"] = _wdict(unit(w_star))
@@ -120,6 +133,7 @@ def run_estimate(
         title += "\n" + "; ".join(
             [f"embedding matching {result['angle_error_deg']:.1f} deg from w*"]
             + ([f"Plackett-Luce {refs['plackett_luce']['angle_error_deg']:.1f} deg"] if pools_known else [])
+            + ([f"logged pools {refs['logged_pools']['angle_error_deg']:.1f} deg"] * ("logged_pools" in refs))
         )
     weights_plot(estimates, fig_weights, w_star=w_star, title=title)
     # sensitivity: pool size x0.5 / x2, popularity tilt on / off

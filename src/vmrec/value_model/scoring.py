@@ -102,6 +102,30 @@ def draw_pools(
     return pd.concat(parts, ignore_index=True)
 
 
+def logged_pool_frames(pools: pd.DataFrame, big_probs: pd.DataFrame,
+                       edges: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The logging policy's own candidate pools (synthetic truth/pools.parquet), ready for `score_pools`:
+    (long table with each session's date, session frame of the first shown views: session_id, position 0,
+    edge_id, user_id, date). big_probs (truth/big_probs.parquet) maps a planted session's shown videos to
+    csv rows, `edges` (edge_id, source, csv_row, date) those to edge rows. Sessions whose first shown view
+    is not in the edge table are left out."""
+    first = pools.loc[pools["shown"] & (pools["position"] == 0), ["session_id", "video_id"]]
+    first = first.merge(big_probs[["session_id", "video_id", "csv_row"]], on=["session_id", "video_id"])
+    first = first.sort_values("csv_row").drop_duplicates("session_id")
+    big = edges.loc[edges["source"] == "big", ["csv_row", "edge_id", "date"]]
+    first = first.merge(big, on="csv_row")
+    user = pools.drop_duplicates("session_id").set_index("session_id")["user_id"]
+    sess = pd.DataFrame({"session_id": first["session_id"].to_numpy(), "position": 0,
+                         "edge_id": first["edge_id"].to_numpy(np.int64),
+                         "user_id": user.loc[first["session_id"]].to_numpy(np.int64),
+                         "date": first["date"].to_numpy()})
+    if sess.empty:
+        raise ValueError("logged pools: no planted session's first shown view is in the edge table")
+    long = pools.drop(columns=["user_id", *PROB_COLUMNS], errors="ignore")
+    long = long.merge(sess[["session_id", "date"]], on="session_id")
+    return long, sess
+
+
 def blocked_pairs(small_matrix_path) -> dict[int, np.ndarray]:
     """Per user, the videos of their small-matrix rows: KuaiRec's big log holds no (user, video) pair of the
     small block, so the logging policy's pools never held them (no candidate pool should)."""
