@@ -313,3 +313,24 @@ def test_pipeline_estimate_reports_the_same_heads_on_the_logged_pools(tiny_workd
         assert np.linalg.norm(list(ref[name]["w"].values())) == pytest.approx(1.0)
         assert 0 <= ref[name]["angle_error_deg"] <= 180
     assert w["settings"]["source"] == "model" and "logged_pools_note" in ref
+
+
+def test_pool_draws_follow_the_candidate_weights_without_replacement():
+    """The vectorised draw is sampling without replacement in proportion to views: the first candidate of
+    each pool is video i with probability w_i / sum(w), and no pool repeats a video."""
+    from vmrec.value_model.scoring import draw_pools
+
+    w = np.array([1, 2, 3, 4, 10])
+    ref = pd.DataFrame({"video_id": np.repeat(np.arange(5), w), "date": 20200705})
+    n = 6000
+    sess = pd.DataFrame({"session_id": np.arange(n), "video_id": 99, "position": 0, "user_id": 1,
+                         "date": 20200705})
+    long = draw_pools(sess, 3, True, seed=3, progress=False, reference=ref, chunk=700)
+    drawn = long[~long["shown"]]
+    assert (drawn.groupby("session_id").size() == 3).all()
+    assert not drawn.duplicated(["session_id", "video_id"]).any()
+    first = drawn.groupby("session_id")["video_id"].first()
+    freq = np.bincount(first, minlength=5) / n
+    np.testing.assert_allclose(freq, w / w.sum(), atol=0.015)
+    again = draw_pools(sess, 3, True, seed=3, progress=False, reference=ref, chunk=700)
+    pd.testing.assert_frame_equal(long, again)  # deterministic with the seed

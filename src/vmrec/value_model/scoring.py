@@ -44,6 +44,7 @@ def draw_pools(
     include_shown: bool = False,
     blocked: dict[int, np.ndarray] | None = None,
     reference: pd.DataFrame | None = None,
+    chunk: int = 512,
 ) -> pd.DataFrame:
     """Long pool table (session_id, video_id, shown, position, eligible, date) for sessions with a `date`.
 
@@ -55,51 +56,74 @@ def draw_pools(
     ranked its own pool, and the observed rows are only embedded (eligible False): a pool made of the shown
     videos plus random extras holds the winners of an earlier ranking and biases the estimate (measured on
     synthetic truth, true heads: 18 degrees vs 9). True: the shown videos plus extras up to that size.
+
+    Each session's draw without replacement is the top of `log(weight) + Gumbel noise` over its candidates
+    (Gumbel top-k: the same distribution as drawing one by one in proportion to the weights), done for
+    `chunk` sessions at a time as one array.
     """
     if candidates not in ("catalogue", "day_active"):
         raise ValueError(f"value_model.pool_candidates must be catalogue or day_active; found {candidates!r}")
     rng = np.random.default_rng(seed)
     blocked = blocked or {}
     ref = sess if reference is None else reference
-    views = ref.groupby("video_id").size()
-    all_vids, all_n = views.index.to_numpy(np.int64), views.to_numpy(float)
-    by_date = {}
+    s = sess.sort_values(["session_id", "position"], kind="stable")
+    sids, start, length = np.unique(s["session_id"].to_numpy(), return_index=True, return_counts=True)
+    shown_v = s["video_id"].to_numpy(np.int64)
+    date = s["date"].to_numpy()[start]
+    user = s["user_id"].to_numpy(np.int64)[start]
+    size = np.maximum(pool_size, 2 * length)
     if candidates == "day_active":
-        active = ref.groupby(["date", "video_id"]).size().rename("n").reset_index()
-        by_date = {d: (g["video_id"].to_numpy(np.int64), g["n"].to_numpy(float))
-                   for d, g in active.groupby("date")}
-    first = sess[sess["position"] == 0].set_index("session_id")[["date", "user_id"]]
-    parts = []
-    for sid, grp in tqdm(
-        sess.groupby("session_id", sort=True), desc="value model: pools", disable=not progress
-    ):
-        date, user = first.at[sid, "date"], int(first.at[sid, "user_id"])
-        shown = grp.sort_values("position")["video_id"].to_numpy(np.int64)
-        vids, n = by_date[date] if candidates == "day_active" else (all_vids, all_n)
-        keep = np.ones(len(vids), bool)
-        if user in blocked:
-            keep &= ~np.isin(vids, blocked[user])
-        if include_shown:
-            keep &= ~np.isin(vids, shown)
-        cand = vids[keep]
-        weight = n[keep] if popularity_tilt else np.ones(len(cand))
-        size = max(pool_size, 2 * len(shown))
-        n_draw = min(size - len(shown) if include_shown else size, len(cand))
-        drawn = (rng.choice(cand, size=n_draw, replace=False, p=weight / weight.sum())
-                 if n_draw > 0 else np.zeros(0, np.int64))
-        parts.append(
-            pd.DataFrame(
-                {
-                    "session_id": sid,
-                    "video_id": np.concatenate([shown, drawn]).astype(np.int64),
-                    "shown": np.r_[np.ones(len(shown), bool), np.zeros(n_draw, bool)],
-                    "position": np.r_[np.arange(len(shown)), -np.ones(n_draw, int)],
-                    "eligible": np.r_[np.full(len(shown), include_shown), np.ones(n_draw, bool)],
-                    "date": date,
-                }
-            )
-        )
-    return pd.concat(parts, ignore_index=True)
+        active = ref.groupby(["date", "video_id"]).size()
+        groups = [(g.index.get_level_values("video_id").to_numpy(np.int64), g.to_numpy(float),
+                   np.flatnonzero(date == d)) for d, g in active.groupby(level="date")]
+    else:
+        views = ref.groupby("video_id").size()
+        groups = [(views.index.to_numpy(np.int64), views.to_numpy(float), np.arange(len(sids)))]
+    drawn_s, drawn_v, drawn_r = [], [], []
+    bar = tqdm(total=len(sids), desc="value model: pools", disable=not progress)
+    for vids, n, members in groups:
+        logw = np.log(n) if popularity_tilt else np.zeros(len(vids))
+        for c0 in range(0, len(members), chunk):
+            idx = members[c0 : c0 + chunk]
+            keys = logw[None, :] + rng.gumbel(size=(len(idx), len(vids)))
+            for i, si in enumerate(idx):  # leave out blocked (and, with include_shown, shown) videos
+                out = blocked.get(int(user[si]), ())
+                if include_shown:
+                    out = np.concatenate([out, shown_v[start[si] : start[si] + length[si]]])
+                if len(out):
+                    col = np.searchsorted(vids, out)
+                    col = col[(col < len(vids)) & (vids[np.minimum(col, len(vids) - 1)] == out)]
+                    keys[i, col] = -np.inf
+            k = np.minimum(size[idx] - length[idx] if include_shown else size[idx],
+                           np.isfinite(keys).sum(1))
+            kmax = int(k.max()) if len(k) else 0
+            if kmax == 0:
+                continue
+            top = np.argpartition(-keys, kmax - 1, axis=1)[:, :kmax]
+            top = np.take_along_axis(top, np.argsort(-np.take_along_axis(keys, top, 1), axis=1), 1)
+            take = np.arange(kmax)[None, :] < k[:, None]
+            drawn_s.append(np.broadcast_to(idx[:, None], top.shape)[take])
+            drawn_v.append(vids[top[take]])
+            drawn_r.append(np.broadcast_to(np.arange(kmax), top.shape)[take])
+            bar.update(len(idx))
+    bar.close()
+    n_shown = len(shown_v)
+    d_s = np.concatenate(drawn_s) if drawn_s else np.zeros(0, np.int64)
+    sess_idx = np.concatenate([np.repeat(np.arange(len(sids)), length), d_s])
+    is_shown = np.r_[np.ones(n_shown, bool), np.zeros(len(d_s), bool)]
+    rank = np.r_[np.arange(n_shown) - np.repeat(start, length),
+                 np.concatenate(drawn_r) if drawn_r else np.zeros(0, np.int64)]
+    order = np.lexsort((rank, ~is_shown, sess_idx))  # per session: the list in order, then the draw
+    return pd.DataFrame(
+        {
+            "session_id": sids[sess_idx[order]],
+            "video_id": np.r_[shown_v, np.concatenate(drawn_v) if drawn_v else np.zeros(0, np.int64)][order],
+            "shown": is_shown[order],
+            "position": np.where(is_shown, rank, -1)[order],
+            "eligible": (is_shown & include_shown | ~is_shown)[order],
+            "date": date[sess_idx[order]],
+        }
+    )
 
 
 def logged_pool_frames(pools: pd.DataFrame, big_probs: pd.DataFrame,
