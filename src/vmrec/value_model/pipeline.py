@@ -133,7 +133,8 @@ def run_estimate(
         title += "\n" + "; ".join(
             [f"embedding matching {result['angle_error_deg']:.1f} deg from w*"]
             + ([f"Plackett-Luce {refs['plackett_luce']['angle_error_deg']:.1f} deg"] if pools_known else [])
-            + ([f"logged pools {refs['logged_pools']['angle_error_deg']:.1f} deg"] * ("logged_pools" in refs))
+            + ([f"logged pools {refs['logged_pools']['angle_error_deg']:.1f} deg (Plackett-Luce "
+                f"{refs['logged_pools_plackett_luce']['angle_error_deg']:.1f})"] * ("logged_pools" in refs))
         )
     weights_plot(estimates, fig_weights, w_star=w_star, title=title)
     # sensitivity: pool size x0.5 / x2, popularity tilt on / off
