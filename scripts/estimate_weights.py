@@ -65,7 +65,7 @@ def main(smk) -> None:  # noqa: ANN001  (the Snakemake object)
                 pq.read_table(Path(smk.params.truth_dir) / TRUTH_POOLS).to_pandas(), vm["max_sessions"], seed)
             big_probs = pq.read_table(Path(smk.params.truth_dir) / TRUTH_BIG,
                                       columns=["csv_row", "session_id", "video_id"]).to_pandas()
-            ll, ls = logged_pool_frames(truth_pools, big_probs, edges)
+            logged_long, logged_sess = logged_pool_frames(truth_pools, big_probs, edges)
             del truth_pools, big_probs
         keep_ids = np.unique(sessions["session_id"])
         if len(keep_ids) > vm["max_sessions"]:
@@ -88,8 +88,8 @@ def main(smk) -> None:  # noqa: ANN001  (the Snakemake object)
 
         pools = make(1.0, vm["popularity_tilt"])
         if smk.params.truth_dir:
-            logged = pools_from_long(score_pools(ll, ls, smk.input.edges, lookup, model), content,
-                                     source=TRUTH_POOLS)
+            logged = pools_from_long(score_pools(logged_long, logged_sess, smk.input.edges, lookup, model),
+                                     content, source=TRUTH_POOLS)
         known = False
         settings["pools"] = f"drawn per session, scored by {name}"
         settings["model_used"] = name

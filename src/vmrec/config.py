@@ -104,9 +104,8 @@ def model_names(models_cfg: dict) -> list[str]:
 
 
 def model_priority(model: str) -> int:
-    """Snakemake priority of a model's sweep, train and evaluate jobs: the costlier the model, the earlier
-    its jobs start (longest first: the GNNs' training is the longest chain of the DAG, so starting it
-    first keeps both cores busy to the end instead of leaving one long job alone at the tail)."""
+    """Snakemake priority of a model's sweep, select, train and evaluate jobs: the costlier the model, the
+    earlier its jobs start among those ready (longest first: the GNNs' chain is the longest of the DAG)."""
     kind, _, dim = model.partition("_h")
     base = {"logreg": 0, "edge_mlp": 1, "mf": 2, "gnn": 3}.get(kind, 0)
     return base * 16 + (int(dim).bit_length() if dim.isdigit() else 0)

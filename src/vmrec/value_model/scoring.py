@@ -97,6 +97,7 @@ def draw_pools(
             k = np.minimum(size[idx] - length[idx] if include_shown else size[idx],
                            np.isfinite(keys).sum(1))
             kmax = int(k.max()) if len(k) else 0
+            bar.update(len(idx))
             if kmax == 0:
                 continue
             top = np.argpartition(-keys, kmax - 1, axis=1)[:, :kmax]
@@ -105,7 +106,6 @@ def draw_pools(
             drawn_s.append(np.broadcast_to(idx[:, None], top.shape)[take])
             drawn_v.append(vids[top[take]])
             drawn_r.append(np.broadcast_to(np.arange(kmax), top.shape)[take])
-            bar.update(len(idx))
     bar.close()
     n_shown = len(shown_v)
     d_s = np.concatenate(drawn_s) if drawn_s else np.zeros(0, np.int64)
