@@ -79,21 +79,27 @@ def draw_pools(
     else:
         views = ref.groupby("video_id").size()
         groups = [(views.index.to_numpy(np.int64), views.to_numpy(float), np.arange(len(sids)))]
+    def columns(vids: np.ndarray, ids: np.ndarray) -> np.ndarray:
+        """Positions in the sorted candidates `vids` of those `ids` it holds."""
+        col = np.searchsorted(vids, ids)
+        return col[(col < len(vids)) & (vids[np.minimum(col, len(vids) - 1)] == ids)]
+
     drawn_s, drawn_v, drawn_r = [], [], []
     bar = tqdm(total=len(sids), desc="value model: pools", disable=not progress)
     for vids, n, members in groups:
         logw = np.log(n) if popularity_tilt else np.zeros(len(vids))
+        blocked_cols: dict[int, np.ndarray] = {}  # per user: looked up once per candidate set
         for c0 in range(0, len(members), chunk):
             idx = members[c0 : c0 + chunk]
             keys = logw[None, :] + rng.gumbel(size=(len(idx), len(vids)))
             for i, si in enumerate(idx):  # leave out blocked (and, with include_shown, shown) videos
-                out = blocked.get(int(user[si]), ())
+                u = int(user[si])
+                if u in blocked:
+                    if u not in blocked_cols:
+                        blocked_cols[u] = columns(vids, np.asarray(blocked[u], dtype=np.int64))
+                    keys[i, blocked_cols[u]] = -np.inf
                 if include_shown:
-                    out = np.concatenate([out, shown_v[start[si] : start[si] + length[si]]])
-                if len(out):
-                    col = np.searchsorted(vids, out)
-                    col = col[(col < len(vids)) & (vids[np.minimum(col, len(vids) - 1)] == out)]
-                    keys[i, col] = -np.inf
+                    keys[i, columns(vids, shown_v[start[si] : start[si] + length[si]])] = -np.inf
             k = np.minimum(size[idx] - length[idx] if include_shown else size[idx],
                            np.isfinite(keys).sum(1))
             kmax = int(k.max()) if len(k) else 0
