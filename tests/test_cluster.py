@@ -96,7 +96,23 @@ def test_tiny_pipeline_on_slurm_matches_local_run(slurm, tmp_path, tiny_workdir)
         assert_same_tables(tiny_workdir.results / folder, wf.results / folder)
     for folder in NOISY:
         if (tiny_workdir.results / folder).is_dir():
-            assert_same_tables(tiny_workdir.results / folder, wf.results / folder, rtol=1e-4, atol=1e-5)
+            try:
+                assert_same_tables(tiny_workdir.results / folder, wf.results / folder, rtol=1e-4, atol=1e-5)
+            except AssertionError as err:
+                raise AssertionError(f"{err}\nthread settings per job (local | SLURM):\n"
+                                     + _device_lines(tiny_workdir.results, wf.results)) from None
+
+
+def _device_lines(local: Path, cluster: Path) -> str:
+    """Each training job's logged device line (thread counts) in both runs, side by side."""
+    rows = []
+    for log in sorted((local / "logs").rglob("*.log")):
+        rel = log.relative_to(local)
+        pick = [[ln.split("device: ", 1)[1] for ln in p.read_text(encoding="utf-8", errors="replace").splitlines()
+                 if "device: " in ln] if p.is_file() else ["missing"] for p in (log, cluster / rel)]
+        if any(pick):
+            rows.append(f"  {rel}: {pick[0]} | {pick[1]}")
+    return "\n".join(rows)
 
 
 def test_failed_cluster_job_names_its_log_and_a_rerun_resumes(slurm, tmp_path, tiny_workdir):
