@@ -108,8 +108,9 @@ def _device_lines(local: Path, cluster: Path) -> str:
     rows = []
     for log in sorted((local / "logs").rglob("*.log")):
         rel = log.relative_to(local)
-        pick = [[ln.split("device: ", 1)[1] for ln in p.read_text(encoding="utf-8", errors="replace").splitlines()
-                 if "device: " in ln] if p.is_file() else ["missing"] for p in (log, cluster / rel)]
+        pick = [[ln.split("device: ", 1)[1] for ln in p.read_text(encoding="utf-8", errors="replace")
+                 .splitlines() if "device: " in ln] if p.is_file() else ["missing"]
+                for p in (log, cluster / rel)]
         if any(pick):
             rows.append(f"  {rel}: {pick[0]} | {pick[1]}")
     return "\n".join(rows)
