@@ -177,11 +177,9 @@ def test_every_model_beats_the_duration_baseline(tiny_eval):
         assert wins >= 3, (m, tiny_eval[m], base)
 
 
-@pytest.mark.xfail(strict=False, reason="known gap: on tiny test (30k views, ~70 train views per user) the "
-                   "best model reaches 88-90% of the oracle AUC on y_rewatch and y_neg (0.794 vs 0.895 on "
-                   "y_rewatch, mf_h64); even knowing the true video factors, user factors fitted to these "
-                   "views give 0.816 (docs/models.md); 95% at small scale")
 def test_best_model_reaches_90pct_of_oracle(tiny_eval):
+    """On tiny (60k views, ~140 train views per user) the best model reaches 90% of the oracle AUC on
+    y_rewatch and y_neg (docs/models.md: learnability per scale)."""
     oracle = tiny_eval["oracle"]
     for h in ("y_rewatch", "y_neg"):
         best = max(tiny_eval[m][h] for m in _trained(tiny_eval))

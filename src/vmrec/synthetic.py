@@ -131,7 +131,7 @@ class ScaleSpec:
 
 
 SCALES: dict[str, ScaleSpec] = {
-    "tiny": ScaleSpec(300, 400, 60, 120, 30_000, 20, None, 0.001),
+    "tiny": ScaleSpec(300, 400, 60, 120, 60_000, 20, None, 0.006),
     "small": ScaleSpec(1500, 2500, 300, 780, 600_000, 100, None, 0.01),
     "full": ScaleSpec(7176, 10728, 1411, 3327, 12_530_806, 472, 100_000, 0.045),
 }
