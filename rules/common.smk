@@ -10,7 +10,7 @@ sys.path.insert(0, str(SRC))
 # (Set here, not read: nothing for the envvars directive to assert.)
 os.environ.update(PYTHONPATH=os.pathsep.join(p for p in (str(SRC), os.environ.get("PYTHONPATH", "")) if p))
 
-from vmrec.config import dataset_name, is_full_size, validate_config
+from vmrec.config import dataset_name, is_full_size, recovery_settings, validate_config
 from vmrec.contracts import RAW_FILES, RAW_SUBDIR
 
 config.update(validate_config(config))

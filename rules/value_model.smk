@@ -46,7 +46,8 @@ rule estimate_weights:
         fig_slices=f"{R}/report/value_model_loss_slices.png",
         fig_weights=f"{R}/report/value_model_weights.png",
     params:
-        value_model=VM,
+        # the recovery study's settings are its own jobs' params: editing them does not rerun this
+        value_model={k: v for k, v in VM.items() if k != "recovery"},
         seed=config["seed"],
         device=config["device"],
         truth_dir=TRUTH_DIR or "",
@@ -66,26 +67,48 @@ rule estimate_weights:
 ALL_TARGETS.extend(rules.estimate_weights.output)
 
 if SYNTHETIC:
+    # One job per planted w* (a cluster runs them side by side); its params are only the settings that
+    # case uses, so adding a planted w* adds one job and editing the main estimate reruns none.
+    RECOVERY_CASES = list(range(len(VM["recovery"]["planted"])))
 
-    rule recovery:
+    rule recovery_case:
         input:
             truth=TRUTH_DIR,
             code=code(
                 "value_model/__init__", "value_model/simulator", "value_model/embeddings",
                 "value_model/estimate", "value_model/plackett_luce", "value_model/recovery",
-                "value_model/figures", "value_model/pipeline", "device", "io", "contracts",
+                "value_model/pipeline", "device", "io", "contracts",
             ),
         output:
-            recovery=f"{VM_DIR}/recovery.csv",
-            figure=f"{R}/report/value_model_recovery.png",
+            f"{VM_DIR}/recovery/case_{{case}}.csv",
+        wildcard_constraints:
+            case=r"\d+",
         params:
-            value_model=VM,
+            settings=lambda wc: recovery_settings(VM, int(wc.case)),
             seed=config["seed"],
             device=config["device"],
         threads: 1
         resources:
             mem_mb=3000,
-            runtime=120,
+            runtime=60,
+        log:
+            f"{LOGS}/recovery/case_{{case}}.log",
+        benchmark:
+            f"{BENCH}/recovery/case_{{case}}.tsv"
+        script:
+            "../scripts/recovery_case.py"
+
+    rule recovery:
+        input:
+            cases=expand(f"{VM_DIR}/recovery/case_{{case}}.csv", case=RECOVERY_CASES),
+            code=code("value_model/recovery", "value_model/figures", "value_model/pipeline", "io"),
+        output:
+            recovery=f"{VM_DIR}/recovery.csv",
+            figure=f"{R}/report/value_model_recovery.png",
+        threads: 1
+        resources:
+            mem_mb=1000,
+            runtime=10,
         log:
             f"{LOGS}/recovery.log",
         benchmark:

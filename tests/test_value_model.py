@@ -128,8 +128,9 @@ def test_ranking_agreement_is_perfect_for_the_same_direction(toy):
 
 
 def test_recovery_on_tiny_planted_truth(tiny_raw):
-    """Tiny synthetic data (~1,800 sessions): Plackett-Luce within 3 degrees of the planted w*, embedding
-    matching within a looser 15 degrees (5 degrees is the bar at the `small` scale, see the recovery rule)."""
+    """Tiny synthetic data (~3,200 sessions, 800 used): Plackett-Luce within 3 degrees of the planted w*,
+    embedding matching within a looser 15 degrees (5 degrees is the bar at the `small` scale, see the
+    recovery rule)."""
     pools = pools_from_long(pd.read_parquet(tiny_raw / "truth" / TRUTH_POOLS))
     table = recovery_study(pools, [dict(zip(HEADS, W_STAR, strict=True))], [0.15],
                            estimate_kwargs={**FAST, "restarts": 3}, max_sessions=800, seed=0,
@@ -334,3 +335,31 @@ def test_pool_draws_follow_the_candidate_weights_without_replacement():
     np.testing.assert_allclose(freq, w / w.sum(), atol=0.015)
     again = draw_pools(sess, 3, True, seed=3, progress=False, reference=ref, chunk=700)
     pd.testing.assert_frame_equal(long, again)  # deterministic with the seed
+
+
+def test_one_recovery_case_alone_gives_its_rows_of_the_whole_study(toy, tmp_path):
+    """Rule recovery_case runs one planted w* per job: alone, a case gives the rows the whole study gives
+    it (its seeds follow its number), and the gather puts the cases back together in order."""
+    from vmrec.config import ESTIMATOR_KEYS, RECOVERY_KEYS
+    from vmrec.value_model.pipeline import gather_recovery, run_recovery_case
+
+    planted = [dict(zip(HEADS, W_STAR, strict=True)), {"y_complete": 1.0, "y_long": 0.2, "y_rewatch": 0.3,
+                                                       "y_neg": -2.5}]
+    shared = {"noise_levels": [0.15], "max_sessions": 300, "bootstrap": 2, "restarts": 1, "loss": "moments",
+              "embedding": "heads", "evals_per_restart": 60, "evals_per_bootstrap": 20}
+    assert set(shared) == set(RECOVERY_KEYS) | set(ESTIMATOR_KEYS)
+    kw = {k: shared[k] for k in (*ESTIMATOR_KEYS, "restarts", "bootstrap")}
+    whole = recovery_study(toy, planted, shared["noise_levels"], estimate_kwargs=kw,
+                           max_sessions=shared["max_sessions"], seed=5, progress=False)
+    csvs = []
+    for case in (1, 0):  # any order: the gather sorts by case
+        csvs.append(tmp_path / f"case_{case}.csv")
+        alone = run_recovery_case(toy, settings={"planted": planted[case], **shared}, case=case, seed=5,
+                                  device="cpu", out_csv=csvs[-1], progress=False)
+        rows = whole[whole["case"] == case].drop(columns="seconds").reset_index(drop=True)
+        pd.testing.assert_frame_equal(alone.drop(columns="seconds"), rows)
+    gather_recovery(csvs, tmp_path / "recovery.csv", tmp_path / "recovery.png")
+    whole.to_csv(tmp_path / "whole.csv", index=False)
+    pd.testing.assert_frame_equal(pd.read_csv(tmp_path / "recovery.csv").drop(columns="seconds"),
+                                  pd.read_csv(tmp_path / "whole.csv").drop(columns="seconds"))
+    assert (tmp_path / "recovery.png").read_bytes()[:4] == b"\x89PNG"

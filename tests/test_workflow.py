@@ -11,7 +11,8 @@ import time
 from pathlib import Path
 
 import pytest
-from snakerun import NOTHING_TO_DO, job_blocks, jobs_of
+import yaml
+from snakerun import NOTHING_TO_DO, ROOT, job_blocks, jobs_of
 
 pytestmark = pytest.mark.workflow
 
@@ -123,3 +124,23 @@ def test_editing_a_script_reruns_its_rule(tiny_workdir):
     assert "ingest" in changed, f"editing scripts/ingest.py did not rerun ingest: {changed}"
     assert "synthesize" not in changed, changed
     assert "Code has changed" in out or "code" in job_blocks(out)["ingest"].lower(), job_blocks(out)["ingest"]
+
+
+def test_recovery_reruns_per_planted_case(tiny_workdir):
+    """The recovery study is one job per planted w*: adding a planted w* adds its job and the gather,
+    editing one reruns that case only, and a setting of the main estimate (the pool size) reruns
+    estimate_weights but not the study."""
+    wf = tiny_workdir
+    config = yaml.safe_load((ROOT / "config.yaml").read_text(encoding="utf-8"))
+    planted = config["value_model"]["recovery"]["planted"]
+    extra = {"y_complete": 1.0, "y_long": 0.0, "y_rewatch": 0.0, "y_neg": -1.0}
+    gather = _forced(wf, "--forcerun", "recovery")  # the gather and what shows its figure
+    assert "recovery" in gather and "recovery_case" not in gather, gather
+    added = wf.dry_run(overrides={"value_model": {"recovery": {"planted": [*planted, extra]}}})
+    assert added == {"recovery_case": 1, **gather}, added
+    assert f"case={len(planted)}" in wf.runs[-1], wf.runs[-1][-2000:]
+    edited = wf.dry_run(overrides={"value_model": {"recovery": {"planted": [*planted[:-1], extra]}}})
+    assert edited == {"recovery_case": 1, **gather}, edited
+    assert f"case={len(planted) - 1}" in wf.runs[-1], wf.runs[-1][-2000:]
+    pools = wf.dry_run(overrides={"value_model": {"pool_size": 60}})
+    assert "estimate_weights" in pools and not {"recovery_case", "recovery"} & set(pools), pools

@@ -9,6 +9,8 @@ from typing import Any
 import jsonschema
 import yaml
 
+from vmrec.contracts import HEADS
+
 SCHEMA_PATH = Path(__file__).resolve().parents[2] / "schemas" / "config.schema.yaml"
 
 
@@ -109,3 +111,20 @@ def model_priority(model: str) -> int:
     kind, _, dim = model.partition("_h")
     base = {"logreg": 0, "edge_mlp": 1, "mf": 2, "gnn": 3}.get(kind, 0)
     return base * 16 + (int(dim).bit_length() if dim.isdigit() else 0)
+
+
+# The settings one recovery case depends on (Snakemake params of rule recovery_case): editing the main
+# estimate's pools, model or source, or another planted w*, leaves the finished cases alone.
+RECOVERY_KEYS = ("noise_levels", "max_sessions", "bootstrap", "restarts")
+ESTIMATOR_KEYS = ("loss", "embedding", "evals_per_restart", "evals_per_bootstrap")
+
+
+def recovery_settings(vm: dict, case: int) -> dict:
+    """Settings of recovery case `case` (value_model section `vm`): its planted w*, the study's shared
+    settings and the estimator's."""
+    rc = vm["recovery"]
+    if not 0 <= case < len(rc["planted"]):
+        n = len(rc["planted"])
+        raise ValueError(f"recovery case {case}: value_model.recovery.planted has {n} entries")
+    planted = {h: float(rc["planted"][case][h]) for h in HEADS}  # head order, not the file's key order
+    return {"planted": planted, **{k: rc[k] for k in RECOVERY_KEYS}, **{k: vm[k] for k in ESTIMATOR_KEYS}}

@@ -1,4 +1,4 @@
-"""The value-model stage end to end (what scripts/estimate_weights.py and scripts/recovery.py call)."""
+"""The value-model stage end to end (what the scripts estimate_weights, recovery_case and recovery call)."""
 
 from __future__ import annotations
 
@@ -11,12 +11,13 @@ import numpy as np
 import pandas as pd
 import torch
 
+from vmrec.config import ESTIMATOR_KEYS
 from vmrec.contracts import HEADS
 from vmrec.io import write_json, write_text
 from vmrec.value_model.estimate import EmbeddingLoss, Objective, angle_deg, estimate_weights, unit
 from vmrec.value_model.figures import loss_slices, recovery_plot, weights_plot
 from vmrec.value_model.plackett_luce import fit_plackett_luce, uniform_weights
-from vmrec.value_model.recovery import coverage, recovery_study, sensitivity_study
+from vmrec.value_model.recovery import coverage, log_summary, recovery_study, sensitivity_study
 from vmrec.value_model.simulator import Pools, Simulator, resize_pools, subsample_sessions
 
 log = logging.getLogger("vmrec")
@@ -176,21 +177,31 @@ def truth_pool_variants(
     return make
 
 
-def run_recovery(
-    pools: Pools, *, vm: dict, seed: int, device, out_csv: str | Path, fig: str | Path, progress: bool = True
+def run_recovery_case(
+    pools: Pools, *, settings: dict, case: int, seed: int, device, out_csv: str | Path, progress: bool = True
 ) -> pd.DataFrame:
-    """Recovery study on the planted pools; writes recovery.csv and its figure."""
-    rc = vm["recovery"]
-    kw = {**estimate_kwargs(vm, seed, device), "bootstrap": rc["bootstrap"], "restarts": rc["restarts"]}
+    """One planted w* of the recovery study (every noise level) on the planted pools; writes its rows."""
+    kw = {k: settings[k] for k in ESTIMATOR_KEYS} | {
+        "restarts": settings["restarts"], "bootstrap": settings["bootstrap"], "device": device}
     table = recovery_study(
         pools,
-        rc["planted"],
-        rc["noise_levels"],
+        [settings["planted"]],
+        settings["noise_levels"],
         estimate_kwargs=kw,
-        max_sessions=rc["max_sessions"],
+        max_sessions=settings["max_sessions"],
         seed=seed,
+        case_ids=[case],
         progress=progress,
     )
+    write_text(table.to_csv(index=False), out_csv)
+    return table
+
+
+def gather_recovery(case_csvs: list[str | Path], out_csv: str | Path, fig: str | Path) -> pd.DataFrame:
+    """The recovery study's table (the cases in order) and its figure, from the per-case tables."""
+    table = pd.concat([pd.read_csv(p) for p in case_csvs], ignore_index=True)
+    table = table.sort_values("case", kind="stable").reset_index(drop=True)
+    log_summary(table)
     write_text(table.to_csv(index=False), out_csv)
     recovery_plot(table, fig)
     return table
