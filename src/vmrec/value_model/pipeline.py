@@ -24,16 +24,9 @@ log = logging.getLogger("vmrec")
 
 
 def estimate_kwargs(vm: dict, seed: int, device) -> dict:
-    """Estimator settings from the config's value_model section."""
-    return {
-        "loss": vm["loss"],
-        "embedding": vm["embedding"],
-        "restarts": vm["restarts"],
-        "bootstrap": vm["bootstrap"],
-        "device": device,
-        "evals_per_restart": vm["evals_per_restart"],
-        "evals_per_bootstrap": vm["evals_per_bootstrap"],
-    }
+    """Estimator settings from the config's value_model section (or from a recovery case's settings,
+    which hold the same keys)."""
+    return {k: vm[k] for k in (*ESTIMATOR_KEYS, "restarts", "bootstrap")} | {"device": device}
 
 
 def _wdict(w: np.ndarray) -> dict[str, float]:
@@ -181,13 +174,11 @@ def run_recovery_case(
     pools: Pools, *, settings: dict, case: int, seed: int, device, out_csv: str | Path, progress: bool = True
 ) -> pd.DataFrame:
     """One planted w* of the recovery study (every noise level) on the planted pools; writes its rows."""
-    kw = {k: settings[k] for k in ESTIMATOR_KEYS} | {
-        "restarts": settings["restarts"], "bootstrap": settings["bootstrap"], "device": device}
     table = recovery_study(
         pools,
         [settings["planted"]],
         settings["noise_levels"],
-        estimate_kwargs=kw,
+        estimate_kwargs=estimate_kwargs(settings, seed, device),
         max_sessions=settings["max_sessions"],
         seed=seed,
         case_ids=[case],
