@@ -33,6 +33,7 @@ rule estimate_weights:
         sessions=SESSIONS,
         big=TABLES["big_matrix"],
         small=TABLES["small_matrix"],
+        categories=TABLES["item_categories"],  # content features (content embeddings)
         edges=EDGES,
         item_features=ITEM_FEATURES,
         code=code(
@@ -74,6 +75,8 @@ if SYNTHETIC:
     rule recovery_case:
         input:
             truth=TRUTH_DIR,
+            big=TABLES["big_matrix"],  # with categories: content features (content embeddings)
+            categories=TABLES["item_categories"],
             code=code(
                 "value_model/__init__", "value_model/simulator", "value_model/embeddings",
                 "value_model/estimate", "value_model/plackett_luce", "value_model/recovery",

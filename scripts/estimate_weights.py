@@ -23,7 +23,9 @@ def main(smk) -> None:  # noqa: ANN001  (the Snakemake object)
     vm, seed = dict(smk.params.value_model), int(smk.params.seed)
     device = resolve_device(smk.params.device)
     tables_dir = Path(smk.input.big).parent
-    content = content_of_videos(tables_dir) if vm["embedding"] == "heads+content" else None
+    # content features: for a content embedding, and on synthetic data for the logged-pools reference
+    # with the content embedding
+    content = content_of_videos(tables_dir) if vm["embedding"] != "heads" or smk.params.truth_dir else None
     sessions = pq.read_table(smk.input.sessions).to_pandas()
     popularity = np.bincount(
         sessions["video_id"].to_numpy(),

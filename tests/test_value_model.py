@@ -157,6 +157,46 @@ def test_batched_simulation_equals_ranking_each_candidate_explicitly(toy):
         np.testing.assert_allclose(batch[i], ref, atol=1e-5)
 
 
+def _with_content(pools, n_features: int = 3, seed: int = 0):
+    """Pools with per-video content features that carry part of each candidate's heads (a noisy linear
+    map of its logits), as tags and duration do on KuaiRec."""
+    from dataclasses import replace
+
+    rng = np.random.default_rng(seed)
+    logit = np.log(pools.P / (1 - pools.P))
+    A = rng.normal(size=(len(HEADS), n_features))
+    content = logit @ A + rng.normal(scale=0.5, size=pools.P.shape[:2] + (n_features,))
+    return replace(pools, content=content.astype(np.float32))
+
+
+def test_content_embedding_describes_a_list_by_its_videos_content_not_its_heads(toy):
+    """`content`: mean and spread of the content over the list, its mean over the top half, the first
+    item's; the heads do not enter (other heads, same lists: same embedding)."""
+    from dataclasses import replace
+
+    from vmrec.value_model.embeddings import ListEmbedder
+    from vmrec.value_model.simulator import Simulator
+
+    pools = _with_content(toy.take(np.arange(50)))
+    obs = Simulator(pools, ListEmbedder("content"), seed=0).obs.numpy()
+    for s in range(50):
+        L = int(pools.length[s])
+        c = pools.content[s, pools.shown[s, :L]].astype(np.float64)
+        want = np.concatenate([c.mean(0), c.std(0), c[: (L + 1) // 2].mean(0), c[0]])
+        np.testing.assert_allclose(obs[s], want, atol=1e-4)
+    other = replace(pools, P=np.random.default_rng(1).uniform(0.01, 0.99, pools.P.shape).astype(np.float32))
+    np.testing.assert_array_equal(Simulator(other, ListEmbedder("content"), seed=0).obs.numpy(), obs)
+    with pytest.raises(ValueError, match="content features"):
+        Simulator(toy.take(np.arange(5)), ListEmbedder("content"), seed=0)
+
+
+def test_content_embedding_recovers_planted_weights(toy):
+    """Ranking by the heads and matching the lists' content recovers w* when the content carries the heads."""
+    pools = _with_content(toy, n_features=8)
+    est = estimate_weights(pools, embedding="content", seed=0, progress=False, **FAST)
+    assert angle_deg(est.w, W_STAR) < 10.0, est.w
+
+
 def test_plackett_luce_newton_matches_a_generic_optimiser(toy):
     from scipy.optimize import minimize
 
@@ -304,12 +344,13 @@ def test_logged_pool_frames_point_each_planted_session_at_its_first_view():
 
 def test_pipeline_estimate_reports_the_same_heads_on_the_logged_pools(tiny_workdir):
     """The default run (source: model) on synthetic data re-estimates on the policy's own pools with the same
-    heads (embedding matching and Plackett-Luce), beside the estimate from drawn pools."""
+    heads (embedding matching with the configured and the content embedding, and Plackett-Luce), beside the
+    estimate from drawn pools."""
     import json
 
     w = json.loads((tiny_workdir.results / "value_model" / "weights.json").read_text())
     ref = w["reference"]
-    for name in ("logged_pools", "logged_pools_plackett_luce"):
+    for name in ("logged_pools", "logged_pools_plackett_luce", "logged_pools_content"):
         assert set(ref[name]["w"]) == set(HEADS), name
         assert np.linalg.norm(list(ref[name]["w"].values())) == pytest.approx(1.0)
         assert 0 <= ref[name]["angle_error_deg"] <= 180

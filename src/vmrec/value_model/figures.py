@@ -83,11 +83,11 @@ def weights_plot(
     title: str = "Value-model weights (unit vector, 95% intervals)",
 ) -> None:
     """Unit weights per head for each estimator (with 95% intervals) and the planted w* when known."""
-    fig, ax = plt.subplots(figsize=(6.5, 3.8))
+    fig, ax = plt.subplots(figsize=(9.0, 4.2))
     x = np.arange(len(HEADS))
     n = len(estimates)
     for k, (name, (w, iv)) in enumerate(estimates.items()):
-        off = (k - (n - 1) / 2) * 0.2
+        off = (k - (n - 1) / 2) * min(0.2, 0.8 / n)
         yerr = None if iv is None else np.abs(np.stack([w - iv[:, 0], iv[:, 1] - w]))
         ax.errorbar(x + off, w, yerr=yerr, fmt="o", capsize=3, label=name)
     if w_star is not None:
@@ -96,7 +96,7 @@ def weights_plot(
     ax.set_xticks(x, HEADS)
     ax.set_ylabel("weight (unit vector)")
     ax.set_title(title, fontsize=10)
-    ax.legend(fontsize=8)
+    ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1.0))
     _save(fig, path)
 
 

@@ -278,12 +278,14 @@ class Simulator:
             P = take(pools.P)
             content = None if pools.content is None else take(pools.content)
             length = pools.length[idx].astype(np.int64)
+            F = embedder.slot_features(P, content)
             t = lambda a: torch.as_tensor(np.ascontiguousarray(a), device=self.device)  # noqa: E731
             self.buckets.append(
                 {
                     "idx": t(idx),
                     "P": t(P),
-                    "F": t(embedder.slot_features(P, content)),
+                    "F": t(F),
+                    "O": t(np.ascontiguousarray(F[..., embedder.order_columns(P.shape[-1], F.shape[-1])])),
                     "noise": t(np.where(take(pools.rankable), take(gumbel), -np.inf).astype(np.float32)),
                     "length": t(length),
                     "kth": t(np.clip(M - length, 0, M - 1)),  # ascending-sort index of the L_s-th largest
@@ -302,7 +304,7 @@ class Simulator:
         for b in self.buckets:
             mask, half, first = masks_of(b)
             sums = torch.bmm(mask.transpose(0, 1), b["F"]).transpose(0, 1)  # (n, S_b, C)
-            tops = torch.bmm(torch.cat([half, first], 0).transpose(0, 1), b["P"]).transpose(0, 1)
+            tops = torch.bmm(torch.cat([half, first], 0).transpose(0, 1), b["O"]).transpose(0, 1)
             e = self.embedder.combine(sums, tops[: len(mask)], tops[len(mask) :], b["length"])
             if out is None:
                 shape = (e.shape[0], self.n_sessions, e.shape[2])
