@@ -42,7 +42,7 @@ def one_estimate(truth_dir: str, max_sessions: int, seed: int = 0) -> dict[str, 
     w_star = np.array([truth["value_weights"][h] for h in HEADS])
     long = pq.read_table(Path(truth_dir) / TRUTH_POOLS).to_pandas()
     pools = pools_from_long(subsample_long(long, max_sessions, seed))
-    kw = estimate_kwargs(vm, seed, "cpu")
+    kw = estimate_kwargs(vm, "cpu")
     t0 = time.perf_counter()
     estimate_weights(pools, seed=seed, progress=False, **{**kw, "bootstrap": 0})
     search_s = time.perf_counter() - t0

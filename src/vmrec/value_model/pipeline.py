@@ -23,7 +23,7 @@ from vmrec.value_model.simulator import Pools, Simulator, resize_pools, subsampl
 log = logging.getLogger("vmrec")
 
 
-def estimate_kwargs(vm: dict, seed: int, device) -> dict:
+def estimate_kwargs(vm: dict, device) -> dict:
     """Estimator settings from the config's value_model section (or from a recovery case's settings,
     which hold the same keys)."""
     return {k: vm[k] for k in (*ESTIMATOR_KEYS, "restarts", "bootstrap")} | {"device": device}
@@ -59,7 +59,7 @@ def run_estimate(
     policy's own pools scored with the same heads as `pools` (synthetic, source model): a reference that
     separates the error of the heads from that of the drawn pools."""
     pools = subsample_sessions(pools, vm["max_sessions"], seed)
-    kw = estimate_kwargs(vm, seed, device)
+    kw = estimate_kwargs(vm, device)
     est = estimate_weights(pools, seed=seed, progress=progress, **kw)
     result: dict = {
         "w_hat": est.weights_dict(),
@@ -190,7 +190,7 @@ def run_recovery_case(
         pools,
         [settings["planted"]],
         settings["noise_levels"],
-        estimate_kwargs=estimate_kwargs(settings, seed, device),
+        estimate_kwargs=estimate_kwargs(settings, device),
         max_sessions=settings["max_sessions"],
         seed=seed,
         case_ids=[case],
