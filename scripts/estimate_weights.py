@@ -13,6 +13,7 @@ import pyarrow.parquet as pq
 from vmrec.contracts import HEADS, TRUTH_BIG, TRUTH_JSON, TRUTH_POOLS
 from vmrec.device import resolve_device
 from vmrec.io import setup_logging
+from vmrec.value_model.embeddings import ListEmbedder
 from vmrec.value_model.pipeline import content_of_videos, run_estimate, set_threads, truth_pool_variants
 from vmrec.value_model.simulator import pools_from_long, subsample_long
 
@@ -25,7 +26,8 @@ def main(smk) -> None:  # noqa: ANN001  (the Snakemake object)
     tables_dir = Path(smk.input.big).parent
     # content features: for a content embedding, and on synthetic data for the logged-pools reference
     # with the content embedding
-    content = content_of_videos(tables_dir) if vm["embedding"] != "heads" or smk.params.truth_dir else None
+    needs = ListEmbedder(vm["embedding"]).needs_content or smk.params.truth_dir
+    content = content_of_videos(tables_dir) if needs else None
     sessions = pq.read_table(smk.input.sessions).to_pandas()
     popularity = np.bincount(
         sessions["video_id"].to_numpy(),

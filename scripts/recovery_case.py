@@ -9,6 +9,7 @@ import pyarrow.parquet as pq
 from vmrec.contracts import TRUTH_POOLS
 from vmrec.device import resolve_device
 from vmrec.io import setup_logging
+from vmrec.value_model.embeddings import ListEmbedder
 from vmrec.value_model.pipeline import content_of_videos, run_recovery_case, set_threads
 from vmrec.value_model.simulator import pools_from_long, subsample_long
 
@@ -18,7 +19,8 @@ def main(smk) -> None:  # noqa: ANN001  (the Snakemake object)
     set_threads(smk.threads)
     settings, seed = dict(smk.params.settings), int(smk.params.seed)
     long = pq.read_table(Path(smk.input.truth) / TRUTH_POOLS).to_pandas()
-    content = content_of_videos(Path(smk.input.big).parent) if settings["embedding"] != "heads" else None
+    needs = ListEmbedder(settings["embedding"]).needs_content
+    content = content_of_videos(Path(smk.input.big).parent) if needs else None
     pools = pools_from_long(subsample_long(long, settings["max_sessions"], seed), content, source=TRUTH_POOLS)
     run_recovery_case(
         pools,

@@ -37,6 +37,7 @@ class ListEmbedder:
 
     @property
     def needs_content(self) -> bool:
+        """Whether the pools must carry content features (see `content_of_videos`)."""
         return self.kind != "heads"
 
     def slot_features(self, P: np.ndarray, content: np.ndarray | None) -> np.ndarray:
