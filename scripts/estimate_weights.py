@@ -24,10 +24,12 @@ def main(smk) -> None:  # noqa: ANN001  (the Snakemake object)
     vm, seed = dict(smk.params.value_model), int(smk.params.seed)
     device = resolve_device(smk.params.device)
     tables_dir = Path(smk.input.big).parent
-    # content features: for a content embedding, and on synthetic data for the logged-pools reference
-    # with the content embedding
-    needs = ListEmbedder(vm["embedding"]).needs_content or smk.params.truth_dir
-    content = content_of_videos(tables_dir) if needs else None
+    # content features: in every pool for a content embedding; on synthetic data also in the logged pools,
+    # for their reference estimate with the content embedding (only there: ~100 MB per pool variant)
+    all_content = content_of_videos(tables_dir) if smk.params.truth_dir else None
+    content = None
+    if ListEmbedder(vm["embedding"]).needs_content:
+        content = all_content if all_content is not None else content_of_videos(tables_dir)
     sessions = pq.read_table(smk.input.sessions).to_pandas()
     popularity = np.bincount(
         sessions["video_id"].to_numpy(),
@@ -93,7 +95,7 @@ def main(smk) -> None:  # noqa: ANN001  (the Snakemake object)
         pools = make(1.0, vm["popularity_tilt"])
         if smk.params.truth_dir:
             logged = pools_from_long(score_pools(logged_long, logged_sess, smk.input.edges, lookup, model),
-                                     content, source=TRUTH_POOLS)
+                                     all_content, source=TRUTH_POOLS)
         known = False
         settings["pools"] = f"drawn per session, scored by {name}"
         settings["model_used"] = name
