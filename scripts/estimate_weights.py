@@ -26,10 +26,9 @@ def main(smk) -> None:  # noqa: ANN001  (the Snakemake object)
     tables_dir = Path(smk.input.big).parent
     # content features: in every pool for a content embedding; on synthetic data also in the logged pools,
     # for their reference estimate with the content embedding (only there: ~100 MB per pool variant)
-    all_content = content_of_videos(tables_dir) if smk.params.truth_dir else None
-    content = None
-    if ListEmbedder(vm["embedding"]).needs_content:
-        content = all_content if all_content is not None else content_of_videos(tables_dir)
+    needs_content = ListEmbedder(vm["embedding"]).needs_content
+    all_content = content_of_videos(tables_dir) if needs_content or smk.params.truth_dir else None
+    content = all_content if needs_content else None
     sessions = pq.read_table(smk.input.sessions).to_pandas()
     popularity = np.bincount(
         sessions["video_id"].to_numpy(),

@@ -14,7 +14,7 @@ described by, while the observed lists were selected on the truth, so a model's 
 (docs/value_model.md).
 
 An embedding is built from sums over the list of per-slot features (`slot_features`: P, P^2, content)
-and of the order features over the top half and the first item (`order_columns`: the heads, or the
+and of the order features over the top half and the first item (`order_features`: the heads, or the
 content for `content`), so a simulator can compute it for many candidate w at once with one masked
 matmul.
 """
@@ -53,12 +53,12 @@ class ListEmbedder:
                 parts.append(content)
         return np.concatenate(parts, axis=-1).astype(np.float32)
 
-    def order_columns(self, n_heads: int, n_slot: int) -> slice:
-        """Columns of the slot features summed over the top half of the list and taken from its first
-        item: the heads, or (content) the content features."""
+    def order_features(self, P: np.ndarray, F: np.ndarray) -> np.ndarray:
+        """The per-slot features summed over the top half of the list and taken from its first item: the
+        heads `P`, or (content) the content features, the first half of the slot features `F`."""
         if self.kind == "content":
-            return slice(0, n_slot // 2)
-        return slice(0, n_heads)
+            return F[..., : F.shape[-1] // 2]
+        return P
 
     def combine(
         self, sums: torch.Tensor, half: torch.Tensor, first: torch.Tensor, length: torch.Tensor

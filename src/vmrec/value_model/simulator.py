@@ -285,7 +285,7 @@ class Simulator:
                     "idx": t(idx),
                     "P": t(P),
                     "F": t(F),
-                    "O": t(np.ascontiguousarray(F[..., embedder.order_columns(P.shape[-1], F.shape[-1])])),
+                    "O": t(embedder.order_features(P, F)),
                     "noise": t(np.where(take(pools.rankable), take(gumbel), -np.inf).astype(np.float32)),
                     "length": t(length),
                     "kth": t(np.clip(M - length, 0, M - 1)),  # ascending-sort index of the L_s-th largest
