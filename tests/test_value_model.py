@@ -127,6 +127,33 @@ def test_ranking_agreement_is_perfect_for_the_same_direction(toy):
     assert tau == pytest.approx(-1.0)
 
 
+def test_ranking_agreement_equals_kendall_tau_and_top_k_overlap_per_session():
+    """On pools of very different sizes (padding in different slots): the mean of scipy's Kendall tau per
+    session and of the top-10 overlap computed one session at a time."""
+    from dataclasses import replace
+
+    from scipy.stats import kendalltau
+
+    rng = np.random.default_rng(4)
+    pools = toy_pools(300, 40, W_STAR, noise_scale=0.15, seed=8)
+    sizes = rng.integers(2, 41, pools.n_sessions)
+    valid = np.zeros_like(pools.valid)
+    for s, n in enumerate(sizes):
+        valid[s, rng.choice(pools.valid.shape[1], n, replace=False)] = True
+    pools = replace(pools, valid=valid)
+    w_hat = W_STAR + rng.normal(0, 0.5, 4)
+    taus, tops = [], []
+    for s in range(pools.n_sessions):
+        a, b = pools.P[s, valid[s]].astype(float) @ w_hat, pools.P[s, valid[s]].astype(float) @ W_STAR
+        taus.append(kendalltau(a, b).statistic)
+        k = min(10, len(a))
+        tops.append(len(set(np.argsort(-a)[:k]) & set(np.argsort(-b)[:k])) / k)
+    tau, top = ranking_agreement(pools, w_hat, W_STAR, chunk=64)
+    assert 0.2 < tau < 0.95  # a real disagreement, so the comparison means something
+    assert tau == pytest.approx(np.mean(taus), abs=1e-12)
+    assert top == pytest.approx(np.mean(tops), abs=1e-12)
+
+
 def test_recovery_on_tiny_planted_truth(tiny_raw):
     """Tiny synthetic data (~3,200 sessions, 800 used): Plackett-Luce within 3 degrees of the planted w*,
     embedding matching within a looser 15 degrees (5 degrees is the bar at the `small` scale, see the
