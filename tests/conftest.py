@@ -71,8 +71,9 @@ def tiny_features(tmp_path_factory, tiny_tables, tiny_config) -> Path:
 
 @pytest.fixture(scope="session")
 def tiny_workdir(tmp_path_factory):
-    """The tiny pipeline built once through Snakemake (`snakemake -j2 --config scale=tiny`) in a scratch
-    directory, from a private copy of the workflow: a snakerun.Workflow (repo, workdir, run, dry_run).
+    """The tiny pipeline built once through Snakemake in a scratch directory (`snakemake -j2 --configfile
+    config.yaml tests/tiny.yaml`), from a private copy of the workflow: a snakerun.Workflow (repo, workdir,
+    run, dry_run).
     Shared by the workflow, report, interrupt and cluster tests; tests that change it restore it."""
     from snakerun import Workflow, copy_workflow
 

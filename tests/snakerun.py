@@ -19,6 +19,8 @@ import pyarrow.parquet as pq
 import yaml
 
 ROOT = Path(__file__).resolve().parents[1]
+# The tests' settings, merged over config.yaml: the tiny scale and a smaller value-model study.
+TINY_CONFIG = ROOT / "tests" / "tiny.yaml"
 WORKFLOW_PARTS = ("Snakefile", "config.yaml", "rules", "scripts", "src", "schemas", "profiles", "envs",
                   "report")
 NOTHING_TO_DO = "Nothing to be done"
@@ -38,13 +40,14 @@ def copy_workflow(dest: Path) -> Path:
     return dest
 
 
-def snakemake_cmd(repo: Path, workdir: Path, *args: str, config: tuple[str, ...] = ("scale=tiny",),
+def snakemake_cmd(repo: Path, workdir: Path, *args: str, config: tuple[str, ...] = (),
                   extra_configfile: Path | None = None, targets: tuple[str, ...] = ()) -> list[str]:
-    """The command line a user would type, with the tiny config and a scratch working directory
-    (`extra_configfile` is merged over config.yaml, as a user's own config file would be)."""
+    """The command line a user would type, with the tests' tiny config (tests/tiny.yaml over config.yaml)
+    and a scratch working directory (`extra_configfile` is merged over both, as a user's own config file
+    would be; `config`: --config key=value pairs over all of them)."""
     # targets first: options with several values (--config, --forcerun, ...) would swallow them
     cmd = [sys.executable, "-m", "snakemake", *targets, "-s", str(repo / "Snakefile"),
-           "--directory", str(workdir), "--configfile", str(repo / "config.yaml")]
+           "--directory", str(workdir), "--configfile", str(repo / "config.yaml"), str(TINY_CONFIG)]
     if extra_configfile:
         cmd.append(str(extra_configfile))
     if config:
@@ -65,7 +68,7 @@ class Workflow:
 
     repo: Path
     workdir: Path
-    config: tuple[str, ...] = ("scale=tiny",)
+    config: tuple[str, ...] = ()
     dataset: str = "synthetic-tiny"
     runs: list[str] = field(default_factory=list)
     targets: tuple[str, ...] = ()  # empty: the default target (rule all)
