@@ -42,6 +42,16 @@ def test_bad_enum_value_lists_allowed_values():
         validate_config({"scale": "huge"})
 
 
+def test_nested_number_given_as_text_says_how_to_set_it():
+    """`snakemake --config 'value_model={bootstrap: 5}'` hands the nested 5 over as the text '5'."""
+    with pytest.raises(ConfigError, match=r"value_model.bootstrap.*'5'.*--configfile") as e:
+        validate_config({"value_model": {"bootstrap": "5"}})
+    assert str(e.value).count("--configfile") == 1
+    with pytest.raises(ConfigError) as e:
+        validate_config({"value_model": {"bootstrap": "many"}})  # not a number: no such hint
+    assert "--configfile" not in str(e.value)
+
+
 def test_bad_number_names_the_key():
     with pytest.raises(ConfigError, match=r"split.train_frac"):
         validate_config({"split": {"train_frac": 1.5}})

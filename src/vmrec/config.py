@@ -43,6 +43,15 @@ def _describe(err: jsonschema.ValidationError, schema: dict) -> str:
         return f"key '{key}': {err.instance!r} is not allowed; allowed values: {err.validator_value}"
     desc = err.schema.get("description")
     hint = f" ({desc})" if desc else ""
+    if err.validator == "type" and isinstance(err.instance, str) and len(err.absolute_path) > 1:
+        try:
+            yaml_value = yaml.safe_load(err.instance)
+        except yaml.YAMLError:
+            yaml_value = err.instance
+        if not isinstance(yaml_value, str):
+            # snakemake --config 'section={key: 5}' passes nested values as text
+            hint += ("; nested values given with --config arrive as text: put nested settings in a YAML file "
+                     "and add it with --configfile config.yaml my-settings.yaml")
     return f"key '{key}': {err.message}{hint}"
 
 
