@@ -27,20 +27,27 @@ def ranking_agreement(
     top: int = 10,
     max_sessions: int = 2000,
     chunk: int = 256,
+    max_pairs: int = 1 << 22,
 ) -> tuple[float, float]:
     """Mean over sessions of Kendall's tau (tau-a over candidate pairs) between the pool rankings that
     w_hat and w* induce, and the mean overlap of their top-`top` sets (fraction of `top`).
 
     Sessions are taken in order of pool size and each chunk is cut to its own widest pool: the pools are
     padded to the widest of all (tiny scale: 316 slots for a median of 50), and the pairwise comparison
-    is quadratic in the width."""
+    is quadratic in the width. A chunk of wide pools is halved until it holds at most `max_pairs`
+    (session, pair) cells, so memory stays bounded (~32 MB per array) whatever the widest pool."""
     p = pools if pools.n_sessions <= max_sessions else pools.take(np.arange(max_sessions))
     wa, wb = np.asarray(w_hat, float), np.asarray(w_star, float)
     order = np.argsort(p.valid.sum(1), kind="stable")
     taus, overlaps = [], []
-    for s in range(0, p.n_sessions, chunk):
+    s = 0
+    while s < p.n_sessions:
         rows = order[s : s + chunk]
         cols = p.valid[rows].any(0)  # slots some pool of the chunk uses
+        while len(rows) > 1 and len(rows) * (cols.sum() * (cols.sum() - 1) // 2) > max_pairs:
+            rows = rows[: len(rows) // 2]
+            cols = p.valid[rows].any(0)
+        s += len(rows)
         valid = p.valid[rows][:, cols]
         P = p.P[rows][:, cols].astype(np.float64)
         a, b = P @ wa, P @ wb
