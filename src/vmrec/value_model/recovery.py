@@ -15,7 +15,7 @@ from tqdm import tqdm
 from vmrec.contracts import HEADS
 from vmrec.value_model.estimate import angle_deg, estimate_weights, refit, unit
 from vmrec.value_model.plackett_luce import fit_plackett_luce
-from vmrec.value_model.simulator import Pools, plant_lists, subsample_sessions
+from vmrec.value_model.simulator import Pools, plant_lists, size_buckets, subsample_sessions
 
 log = logging.getLogger("vmrec")
 
@@ -32,35 +32,33 @@ def ranking_agreement(
     """Mean over sessions of Kendall's tau (tau-a over candidate pairs) between the pool rankings that
     w_hat and w* induce, and the mean overlap of their top-`top` sets (fraction of `top`).
 
-    Sessions are taken in order of pool size and each chunk is cut to its own widest pool: the pools are
-    padded to the widest of all (tiny scale: 316 slots for a median of 50), and the pairwise comparison
-    is quadratic in the width. A chunk of wide pools is halved until it holds at most `max_pairs`
-    (session, pair) cells, so memory stays bounded (~32 MB per array) whatever the widest pool."""
+    Sessions are grouped by pool size as the simulator groups them (`size_buckets`), and each chunk is cut
+    to its own widest pool: the pools are padded to the widest of all (tiny scale: 316 slots for a median
+    of 50), and the pairwise comparison is quadratic in the width. A chunk holds at most `chunk` sessions
+    and `max_pairs` (session, pair) cells, so memory stays bounded (~32 MB per array) whatever the widest
+    pool."""
     p = pools if pools.n_sessions <= max_sessions else pools.take(np.arange(max_sessions))
     wa, wb = np.asarray(w_hat, float), np.asarray(w_star, float)
-    order = np.argsort(p.valid.sum(1), kind="stable")
     taus, overlaps = [], []
-    s = 0
-    while s < p.n_sessions:
-        rows = order[s : s + chunk]
-        cols = p.valid[rows].any(0)  # slots some pool of the chunk uses
-        while len(rows) > 1 and len(rows) * (cols.sum() * (cols.sum() - 1) // 2) > max_pairs:
-            rows = rows[: len(rows) // 2]
-            cols = p.valid[rows].any(0)
-        s += len(rows)
-        valid = p.valid[rows][:, cols]
-        P = p.P[rows][:, cols].astype(np.float64)
-        a, b = P @ wa, P @ wb
-        i, j = np.triu_indices(valid.shape[1], 1)
-        agree = np.sign((a[:, i] - a[:, j]) * (b[:, i] - b[:, j]))  # +1 concordant, -1 discordant, 0 tie
-        pair = valid[:, i] & valid[:, j]
-        n_pairs = pair.sum(1)
-        ok = n_pairs > 0
-        taus.append(np.where(pair, agree, 0.0).sum(1)[ok] / n_pairs[ok])
-        k = np.minimum(top, valid.sum(1))
-        ra = np.argsort(np.argsort(-np.where(valid, a, -np.inf), 1), 1) < k[:, None]
-        rb = np.argsort(np.argsort(-np.where(valid, b, -np.inf), 1), 1) < k[:, None]
-        overlaps.append((ra & rb).sum(1)[k > 0] / k[k > 0])
+    for bucket in size_buckets(p.valid.sum(1)):
+        width = int(p.valid[bucket].any(0).sum())
+        step = max(1, min(chunk, max_pairs // max(1, width * (width - 1) // 2)))
+        for s in range(0, len(bucket), step):
+            rows = bucket[s : s + step]
+            cols = p.valid[rows].any(0)  # slots some pool of the chunk uses
+            valid = p.valid[rows][:, cols]
+            P = p.P[rows][:, cols].astype(np.float64)
+            a, b = P @ wa, P @ wb
+            i, j = np.triu_indices(valid.shape[1], 1)
+            agree = np.sign((a[:, i] - a[:, j]) * (b[:, i] - b[:, j]))  # +1 concordant, -1 discordant, 0 tie
+            pair = valid[:, i] & valid[:, j]
+            n_pairs = pair.sum(1)
+            ok = n_pairs > 0
+            taus.append(np.where(pair, agree, 0.0).sum(1)[ok] / n_pairs[ok])
+            k = np.minimum(top, valid.sum(1))
+            ra = np.argsort(np.argsort(-np.where(valid, a, -np.inf), 1), 1) < k[:, None]
+            rb = np.argsort(np.argsort(-np.where(valid, b, -np.inf), 1), 1) < k[:, None]
+            overlaps.append((ra & rb).sum(1)[k > 0] / k[k > 0])
     return float(np.concatenate(taus).mean()), float(np.concatenate(overlaps).mean())
 
 

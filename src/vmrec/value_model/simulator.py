@@ -222,7 +222,7 @@ def plant_lists(pools: Pools, w_star: np.ndarray, noise_scale: float, seed: int)
 
 
 # --- the vectorised simulator -------------------------------------------------------------------------------
-def _size_buckets(n_valid: np.ndarray, width: int = 8) -> list[np.ndarray]:
+def size_buckets(n_valid: np.ndarray, width: int = 8) -> list[np.ndarray]:
     """Session indices grouped by pool size (multiples of `width` up to 128, then powers of two), so the
     padded (sessions x pool) arrays of a group carry little padding."""
     n = np.maximum(n_valid, 1)
@@ -267,7 +267,7 @@ class Simulator:
         first[np.arange(S), np.clip(pools.shown[:, 0], 0, None)] = 1.0
         n_valid = pools.valid.sum(1)
         self.buckets = []
-        for idx in _size_buckets(n_valid):
+        for idx in size_buckets(n_valid):
             M = int(n_valid[idx].max())
             order = np.argsort(~pools.valid[idx], axis=1, kind="stable")[:, :M]  # valid slots first
 
