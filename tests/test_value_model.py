@@ -152,7 +152,7 @@ def test_ranking_agreement_equals_kendall_tau_and_top_k_overlap_per_session():
     assert 0.2 < tau < 0.95  # a real disagreement, so the comparison means something
     assert tau == pytest.approx(np.mean(taus), abs=1e-12)
     assert top == pytest.approx(np.mean(tops), abs=1e-12)
-    # chunks of wide pools halved to bound memory: the same means
+    # chunks capped at max_pairs (session, pair) cells to bound memory: the same means
     halved = ranking_agreement(pools, w_hat, W_STAR, chunk=64, max_pairs=500)
     assert halved == pytest.approx((tau, top), abs=1e-12)
 
