@@ -55,8 +55,10 @@ def main(smk) -> None:  # noqa: ANN001  (the Snakemake object)
             context_columns,
             draw_pools,
             first_view_context,
+            held_out_sessions,
             logged_pool_frames,
             pick_model,
+            planted_sessions_in,
             score_pools,
             session_frame,
         )
@@ -64,21 +66,26 @@ def main(smk) -> None:  # noqa: ANN001  (the Snakemake object)
         metrics = {Path(p).stem: pd.read_csv(p) for p in smk.input.metrics}
         name = pick_model(metrics, vm["model"])
         model = load_model(Path(smk.input.models[0]).parents[1] / name / "model.pt")
-        edges = pq.read_table(smk.input.edges, columns=["edge_id", "source", "csv_row", "date"]).to_pandas()
-        if smk.params.truth_dir:  # the same heads on the policy's own pools: a reference
-            truth_pools = subsample_long(
-                pq.read_table(Path(smk.params.truth_dir) / TRUTH_POOLS).to_pandas(), vm["max_sessions"], seed)
+        edges = pq.read_table(smk.input.edges, columns=["edge_id", "source", "csv_row", "date", "split"],
+                              read_dictionary=["source", "split"]).to_pandas()
+        splits = list(vm["session_splits"])
+        if smk.params.truth_dir:  # the same heads on the policy's own pools (same splits): a reference
+            truth_pools = pq.read_table(Path(smk.params.truth_dir) / TRUTH_POOLS).to_pandas()
             big_probs = pq.read_table(Path(smk.params.truth_dir) / TRUTH_BIG,
                                       columns=["csv_row", "session_id", "video_id"]).to_pandas()
+            held = planted_sessions_in(truth_pools, big_probs, edges, splits)
+            truth_pools = subsample_long(truth_pools[truth_pools["session_id"].isin(held)],
+                                         vm["max_sessions"], seed)
             logged_long, logged_sess = logged_pool_frames(truth_pools, big_probs, edges)
             del truth_pools, big_probs
-        keep_ids = np.unique(sessions["session_id"])
+        held_sessions = held_out_sessions(sessions, splits)
+        keep_ids = np.unique(held_sessions["session_id"])
         if len(keep_ids) > vm["max_sessions"]:
             keep_ids = np.sort(
                 np.random.default_rng(seed).choice(keep_ids, vm["max_sessions"], replace=False)
             )
-        sess = session_frame(sessions[sessions["session_id"].isin(keep_ids)], edges)
-        # candidates and their views come from every session (dates only needed for day_active)
+        sess = session_frame(held_sessions[held_sessions["session_id"].isin(keep_ids)], edges)
+        # candidates and their views come from every session, any split (dates only needed for day_active)
         sess_all = session_frame(sessions, edges) if vm["pool_candidates"] == "day_active" else sessions
         del edges
         blocked = blocked_pairs(smk.input.small)
@@ -96,7 +103,7 @@ def main(smk) -> None:  # noqa: ANN001  (the Snakemake object)
             logged = pools_from_long(score_pools(logged_long, logged_sess, smk.input.edges, lookup, model),
                                      all_content, source=TRUTH_POOLS)
         known = False
-        settings["pools"] = f"drawn per session, scored by {name}"
+        settings["pools"] = f"drawn per session, scored by {name}; sessions of splits {splits}"
         settings["model_used"] = name
     log.info(
         "value model: %d sessions, mean pool %.1f, mean list %.1f",

@@ -52,6 +52,14 @@ def test_nested_number_given_as_text_says_how_to_set_it():
     assert "--configfile" not in str(e.value)
 
 
+def test_session_splits_take_known_splits_only():
+    assert validate_config({})["value_model"]["session_splits"] == ["val", "test"]
+    with pytest.raises(ConfigError, match=r"value_model.session_splits.*'small'"):
+        validate_config({"value_model": {"session_splits": ["small"]}})
+    with pytest.raises(ConfigError, match=r"value_model.session_splits"):
+        validate_config({"value_model": {"session_splits": []}})
+
+
 def test_bad_number_names_the_key():
     with pytest.raises(ConfigError, match=r"split.train_frac"):
         validate_config({"split": {"train_frac": 1.5}})

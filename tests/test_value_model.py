@@ -372,6 +372,33 @@ def test_logged_pool_frames_point_each_planted_session_at_its_first_view():
     assert not {"user_id", *PROB_COLUMNS} & set(long.columns) and len(long) == 5
 
 
+def test_planted_sessions_in_picks_sessions_by_their_first_views_split():
+    """The logged-pools reference keeps the planted sessions whose first shown view is in the splits."""
+    from vmrec.value_model.scoring import planted_sessions_in
+
+    pools = pd.DataFrame({"session_id": [5, 5, 5, 9, 9, 11], "user_id": [1, 1, 1, 2, 2, 3],
+                          "video_id": [30, 31, 32, 30, 33, 34],
+                          "shown": [True, True, False, True, False, True], "position": [0, 1, -1, 0, -1, 0]})
+    big_probs = pd.DataFrame({"csv_row": [0, 1, 2, 3], "session_id": [5, 5, 9, 11],
+                              "video_id": [30, 31, 30, 34]})
+    # session 5 starts in train and runs into val: its first view decides
+    edges = pd.DataFrame({"edge_id": [100, 101, 102, 103], "source": ["big", "big", "big", "big"],
+                          "csv_row": [0, 1, 2, 3], "split": ["train", "val", "test", "val"]})
+    assert planted_sessions_in(pools, big_probs, edges, ["val", "test"]).tolist() == [9, 11]
+    assert planted_sessions_in(pools, big_probs, edges, ["train"]).tolist() == [5]
+
+
+def test_held_out_sessions_keep_the_splits_or_say_what_is_there():
+    from vmrec.value_model.scoring import held_out_sessions
+
+    sess = pd.DataFrame({"session_id": np.repeat(np.arange(50), 2), "position": np.tile([0, 1], 50),
+                         "split": np.repeat(np.where(np.arange(50) < 40, "train", "test"), 2)})
+    kept = held_out_sessions(sess, ["test"], min_sessions=5)
+    assert kept["session_id"].unique().tolist() == list(range(40, 50)) and len(kept) == 20
+    with pytest.raises(ValueError, match=r"\['test'\] keeps 10 of 50 sessions.*30.*'train': 40.*\[train, "):
+        held_out_sessions(sess, ["test"])
+
+
 def test_pipeline_estimate_reports_the_same_heads_on_the_logged_pools(tiny_workdir):
     """The default run (source: model) on synthetic data re-estimates on the policy's own pools with the same
     heads (embedding matching with the configured and the content embedding, and Plackett-Luce), beside the
@@ -385,6 +412,12 @@ def test_pipeline_estimate_reports_the_same_heads_on_the_logged_pools(tiny_workd
         assert np.linalg.norm(list(ref[name]["w"].values())) == pytest.approx(1.0)
         assert 0 <= ref[name]["angle_error_deg"] <= 180
     assert w["settings"]["source"] == "model" and "logged_pools_note" in ref
+    # estimated on held-out sessions only (value_model.session_splits: none of their views trained the heads)
+    assert "sessions of splits ['val', 'test']" in w["settings"]["pools"]
+    sess = pd.read_parquet(tiny_workdir.results / "sessions" / "sessions.parquet",
+                           columns=["session_id", "split"])
+    held = sess.loc[sess["split"].isin(["val", "test"]), "session_id"].nunique()
+    assert 0 < w["n_sessions"] == min(held, w["settings"]["max_sessions"]) < sess["session_id"].nunique()
 
 
 def test_pool_draws_follow_the_candidate_weights_without_replacement():

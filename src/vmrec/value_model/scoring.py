@@ -132,6 +132,26 @@ def draw_pools(
     )
 
 
+def _planted_first_views(pools: pd.DataFrame, big_probs: pd.DataFrame, edges: pd.DataFrame) -> pd.DataFrame:
+    """Per planted session with its first shown view in the edge table: session_id, edge_id, date and the
+    edge table's other columns (e.g. split). big_probs maps shown videos to csv rows, edges those to edge
+    rows."""
+    first = pools.loc[pools["shown"] & (pools["position"] == 0), ["session_id", "video_id"]]
+    first = first.merge(big_probs[["session_id", "video_id", "csv_row"]], on=["session_id", "video_id"])
+    first = first.sort_values("csv_row").drop_duplicates("session_id")
+    big = edges.loc[edges["source"] == "big"].drop(columns="source")
+    return first.merge(big, on="csv_row")
+
+
+def planted_sessions_in(pools: pd.DataFrame, big_probs: pd.DataFrame, edges: pd.DataFrame,
+                        splits: list[str]) -> np.ndarray:
+    """Planted session ids whose first shown view lies in one of `splits` (edges: edge_id, source, csv_row,
+    split): the sessions `value_model.session_splits` keeps on the logged-pools reference."""
+    first = _planted_first_views(pools[pools["shown"] & (pools["position"] == 0)], big_probs,
+                                 edges[["edge_id", "source", "csv_row", "split"]])
+    return np.sort(first.loc[first["split"].isin(splits), "session_id"].to_numpy(np.int64))
+
+
 def logged_pool_frames(pools: pd.DataFrame, big_probs: pd.DataFrame,
                        edges: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
     """The logging policy's own candidate pools (synthetic truth/pools.parquet), ready for `score_pools`:
@@ -139,11 +159,7 @@ def logged_pool_frames(pools: pd.DataFrame, big_probs: pd.DataFrame,
     edge_id, user_id, date). big_probs (truth/big_probs.parquet) maps a planted session's shown videos to
     csv rows, `edges` (edge_id, source, csv_row, date) those to edge rows. Sessions whose first shown view
     is not in the edge table are left out."""
-    first = pools.loc[pools["shown"] & (pools["position"] == 0), ["session_id", "video_id"]]
-    first = first.merge(big_probs[["session_id", "video_id", "csv_row"]], on=["session_id", "video_id"])
-    first = first.sort_values("csv_row").drop_duplicates("session_id")
-    big = edges.loc[edges["source"] == "big", ["csv_row", "edge_id", "date"]]
-    first = first.merge(big, on="csv_row")
+    first = _planted_first_views(pools, big_probs, edges[["edge_id", "source", "csv_row", "date"]])
     user = pools.drop_duplicates("session_id").set_index("session_id")["user_id"]
     sess = pd.DataFrame({"session_id": first["session_id"].to_numpy(), "position": 0,
                          "edge_id": first["edge_id"].to_numpy(np.int64),
@@ -154,6 +170,24 @@ def logged_pool_frames(pools: pd.DataFrame, big_probs: pd.DataFrame,
     long = pools.drop(columns=["user_id", *PROB_COLUMNS], errors="ignore")
     long = long.merge(sess[["session_id", "date"]], on="session_id")
     return long, sess
+
+
+def held_out_sessions(sessions: pd.DataFrame, splits: list[str], min_sessions: int = 30) -> pd.DataFrame:
+    """The sessions (rows of sessions.parquet) whose split is in `splits` (value_model.session_splits).
+
+    A model's heads on the views it trained on are fitted to those views' own labels, so training sessions
+    describe the platform's selection with in-sample predictions; held-out sessions do not (the estimate
+    moves by ~6 degrees on synthetic data: docs/value_model.md)."""
+    keep = sessions[sessions["split"].isin(splits)]
+    n_all, n_keep = sessions["session_id"].nunique(), keep["session_id"].nunique()
+    if n_keep < min_sessions:
+        found = sessions.drop_duplicates("session_id")["split"].value_counts().to_dict()
+        raise ValueError(
+            f"value_model.session_splits {list(splits)} keeps {n_keep} of {n_all} sessions; at least "
+            f"{min_sessions} are needed (sessions per split: {found}). Add splits (e.g. [train, val, test]) "
+            "or use more data")
+    log.info("value model: %d of %d sessions in splits %s", n_keep, n_all, list(splits))
+    return keep
 
 
 def blocked_pairs(small_matrix_path) -> dict[int, np.ndarray]:
