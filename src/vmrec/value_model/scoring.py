@@ -147,8 +147,7 @@ def planted_sessions_in(pools: pd.DataFrame, big_probs: pd.DataFrame, edges: pd.
                         splits: list[str]) -> np.ndarray:
     """Planted session ids whose first shown view lies in one of `splits` (edges: edge_id, source, csv_row,
     split): the sessions `value_model.session_splits` keeps on the logged-pools reference."""
-    first = _planted_first_views(pools[pools["shown"] & (pools["position"] == 0)], big_probs,
-                                 edges[["edge_id", "source", "csv_row", "split"]])
+    first = _planted_first_views(pools, big_probs, edges[["edge_id", "source", "csv_row", "split"]])
     return np.sort(first.loc[first["split"].isin(splits), "session_id"].to_numpy(np.int64))
 
 
