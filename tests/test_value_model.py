@@ -103,7 +103,8 @@ def test_flat_utility_direction_is_flagged_weakly_identified():
     # every candidate has the same p_rewatch and p_neg: those weights cannot move any ranking. The
     # Jacobian is a finite difference of piecewise-constant moments, whose noise shrinks with the sessions:
     # with 600 the flat directions' singular values sat at the 5% rank tolerance (flagged on one machine,
-    # not on another: float paths differ); with 3,000 they are at 1-3% of the largest (6 seeds measured)
+    # not on another: float paths differ); with 3,000 the smallest is at 1-3% of the largest (6 seeds, all
+    # flagged)
     pools = toy_pools(3000, 30, W_STAR, noise_scale=0.15, seed=1)
     pools.P[:, :, 2:] = 0.5
     pools = plant_lists(pools, W_STAR, 0.15, seed=2)
