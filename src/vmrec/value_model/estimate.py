@@ -39,6 +39,8 @@ Z95 = 1.959964
 """Two-sided 95% normal quantile (bootstrap intervals)."""
 WEAK_CONDITION = 30.0
 """Jacobian condition number above which w counts as weakly identified."""
+MIN_SESSIONS = 30
+"""Fewest sessions an estimate runs on (4 weights and a scale from fewer lists is noise)."""
 RANK_TOLERANCE = 0.05
 """Singular values below this fraction of the largest do not count towards the Jacobian rank: the
 simulated moments are piecewise constant in w (finite sessions), so finite differences carry noise of a
@@ -258,7 +260,7 @@ def estimate_weights(
     bootstrap: int = 50,
     seed: int = 0,
     device: torch.device | str = "cpu",
-    min_sessions: int = 30,
+    min_sessions: int = MIN_SESSIONS,
     evals_per_restart: int = 200,
     evals_per_bootstrap: int = 80,
     progress: bool = True,

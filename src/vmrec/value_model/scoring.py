@@ -17,6 +17,7 @@ import pandas as pd
 from tqdm import tqdm
 
 from vmrec.contracts import PROB_COLUMNS
+from vmrec.value_model.estimate import MIN_SESSIONS
 
 log = logging.getLogger("vmrec")
 
@@ -171,7 +172,8 @@ def logged_pool_frames(pools: pd.DataFrame, big_probs: pd.DataFrame,
     return long, sess
 
 
-def held_out_sessions(sessions: pd.DataFrame, splits: list[str], min_sessions: int = 30) -> pd.DataFrame:
+def held_out_sessions(sessions: pd.DataFrame, splits: list[str],
+                      min_sessions: int = MIN_SESSIONS) -> pd.DataFrame:
     """The sessions (rows of sessions.parquet) whose split is in `splits` (value_model.session_splits).
 
     A model's heads on the views it trained on are fitted to those views' own labels, so training sessions
