@@ -96,6 +96,7 @@ def run_estimate(
             "the same heads on the logging policy's own pools (synthetic truth), embedding matching and "
             "Plackett-Luce: the error left when the candidate pools are known")
         estimates["same heads, logged pools"] = (est_l.w, None)
+        estimates["same heads, logged pools, Plackett-Luce"] = (pl_l.w, pl_l.intervals)
         if vm["embedding"] != "content" and logged.content is not None:
             # the lists described by what was shown instead of by the heads: the heads' error enters
             # through the ranking only (docs/value_model.md)
