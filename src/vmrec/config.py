@@ -90,7 +90,22 @@ def validate_config(config: dict, schema: dict | None = None) -> dict:
         )
     if cfg["sessions"]["min_length"] > cfg["sessions"]["max_length"]:
         raise ConfigError("key 'sessions': min_length must be <= max_length")
+    _check_seed_study(cfg["seed_study"])
     return cfg
+
+
+def _check_seed_study(study: dict) -> None:
+    """What the schema cannot say about `seed_study`: each w* range is [low, high] with low <= high, and
+    y_complete's low is > 0 (every drawn w* rewards completion, so it is never the zero vector)."""
+    ranges = study["w_star"]["ranges"]
+    for head in HEADS:
+        low, high = ranges[head]
+        if low > high:
+            raise ConfigError(f"key 'seed_study.w_star.ranges.{head}': low must be <= high; "
+                              f"found [{low}, {high}]")
+    if ranges["y_complete"][0] <= 0:
+        raise ConfigError("key 'seed_study.w_star.ranges.y_complete': low must be > 0 (every planted w* "
+                          f"rewards completion); found {ranges['y_complete']}")
 
 
 def load_config(path: str | Path, overrides: dict[str, Any] | None = None) -> dict:
@@ -103,8 +118,10 @@ def load_config(path: str | Path, overrides: dict[str, Any] | None = None) -> di
 
 
 def dataset_name(cfg: dict) -> str:
-    """Name of the run's data: `synthetic-<scale>` or `kuairec`; results go to results/<name>/."""
-    return f"synthetic-{cfg['scale']}" if cfg["dataset"] == "synthetic" else "kuairec"
+    """Name of the run's data: `synthetic-<scale>` or `kuairec`, with `-<run_name>` when the config sets
+    `run_name`; results go to results/<name>/ (and synthetic raw data to data/raw/<name>/)."""
+    name = f"synthetic-{cfg['scale']}" if cfg["dataset"] == "synthetic" else "kuairec"
+    return f"{name}-{cfg['run_name']}" if cfg.get("run_name") else name
 
 
 def model_names(models_cfg: dict) -> list[str]:
