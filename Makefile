@@ -7,12 +7,13 @@ JOBS   ?= 4
 # Extra arguments for snakemake, e.g. `make run ARGS="--config scale=tiny"`.
 ARGS   ?=
 
-.PHONY: run test bench report lint clean help gpu-check perf-table
+.PHONY: run test bench report lint clean help gpu-check perf-table seeds
 
 help:
 	@echo "make run    build everything on the default config (synthetic KuaiRec, small scale)"
 	@echo "make test   run the test suite"
 	@echo "make bench  run the benchmarks (writes bench/)"
+	@echo "make seeds  the seed study: the synthetic pipeline per data seed and planted w* (config key seed_study)"
 	@echo "make report build the self-contained HTML report of the last run (report.html)"
 	@echo "make lint   ruff + snakemake --lint"
 	@echo "make gpu-check  train the tiny pipeline's models on CUDA and print epoch times (needs a GPU)"
@@ -35,6 +36,10 @@ test: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python -m vmrec.bench $(ARGS)
 
+# The seed study (README "Seed study"): one run of the synthetic pipeline per data seed, then the summary.
+seeds: $(STAMP)
+	$(BIN)/snakemake -s seed_study.smk -j$(JOBS) $(ARGS)
+
 report: $(STAMP)
 	$(BIN)/snakemake -j1 --report report.html $(ARGS)
 
@@ -52,6 +57,7 @@ perf-table: $(STAMP)
 lint: $(STAMP)
 	$(BIN)/ruff check src scripts tests
 	$(BIN)/snakemake --lint
+	$(BIN)/snakemake -s seed_study.smk --lint
 
 clean:
 	rm -rf results .snakemake report.html

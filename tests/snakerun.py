@@ -21,8 +21,8 @@ import yaml
 ROOT = Path(__file__).resolve().parents[1]
 # The tests' settings, merged over config.yaml: the tiny scale and a smaller value-model study.
 TINY_CONFIG = ROOT / "tests" / "tiny.yaml"
-WORKFLOW_PARTS = ("Snakefile", "config.yaml", "rules", "scripts", "src", "schemas", "profiles", "envs",
-                  "report")
+WORKFLOW_PARTS = ("Snakefile", "seed_study.smk", "config.yaml", "rules", "scripts", "src", "schemas",
+                  "profiles", "envs", "report")
 NOTHING_TO_DO = "Nothing to be done"
 LOCKED = "Directory cannot be locked"
 
