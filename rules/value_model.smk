@@ -38,7 +38,7 @@ rule estimate_weights:
         item_features=ITEM_FEATURES,
         code=code(
             "value_model/__init__", "value_model/simulator", "value_model/embeddings", "value_model/estimate",
-            "value_model/plackett_luce", "value_model/recovery", "value_model/figures",
+            "value_model/plackett_luce", "value_model/marginal_pl", "value_model/recovery", "value_model/figures",
             "value_model/pipeline", "value_model/scoring", "features", "models", "device", "io", "contracts",
         ),
     output:

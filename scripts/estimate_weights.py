@@ -14,6 +14,7 @@ from vmrec.contracts import HEADS, TRUTH_BIG, TRUTH_JSON, TRUTH_POOLS
 from vmrec.device import resolve_device
 from vmrec.io import setup_logging
 from vmrec.value_model.embeddings import ListEmbedder
+from vmrec.value_model.marginal_pl import session_choice_data
 from vmrec.value_model.pipeline import content_of_videos, run_estimate, set_threads, truth_pool_variants
 from vmrec.value_model.simulator import pools_from_long, subsample_long
 
@@ -34,7 +35,9 @@ def main(smk) -> None:  # noqa: ANN001  (the Snakemake object)
         sessions["video_id"].to_numpy(),
         minlength=content.shape[0] if content is not None else int(sessions["video_id"].max()) + 1,
     ).astype(float)
-    w_star, logged = None, None
+    views = sessions.groupby("video_id").size()  # candidates of the sampled alternatives: the whole log
+    mpl = vm["marginal_pl"]
+    w_star, logged, truth_pools = None, None, None
     if smk.params.truth_dir:
         truth = json.loads((Path(smk.params.truth_dir) / TRUTH_JSON).read_text(encoding="utf-8"))
         w_star = np.array([truth["value_weights"][h] for h in HEADS], dtype=float)
@@ -46,7 +49,15 @@ def main(smk) -> None:  # noqa: ANN001  (the Snakemake object)
         pools = pools_from_long(subsample_long(long, vm["max_sessions"], seed), content, source=TRUTH_POOLS)
         make = truth_pool_variants(pools, popularity, seed)
         known = True
+        truth_pools = pools
         settings["pools"] = "planted logging pools (truth)"
+        from vmrec.value_model.scoring import blocked_pairs, held_out_sessions, truth_scorer
+
+        held = held_out_sessions(sessions, list(vm["session_splits"]))
+        sess = _subsample_sessions(held, vm["max_sessions"], seed)
+        choices = session_choice_data(sess, views, truth_scorer(smk.params.truth_dir, sess),
+                                      n_alternatives=mpl["alternatives"], pool_size=vm["pool_size"],
+                                      seed=seed, blocked=blocked_pairs(smk.input.small))
     else:
         from vmrec.features import ItemFeatureLookup
         from vmrec.models import load_model
@@ -77,14 +88,10 @@ def main(smk) -> None:  # noqa: ANN001  (the Snakemake object)
             truth_pools = subsample_long(truth_pools[truth_pools["session_id"].isin(held)],
                                          vm["max_sessions"], seed)
             logged_long, logged_sess = logged_pool_frames(truth_pools, big_probs, edges)
-            del truth_pools, big_probs
-        held_sessions = held_out_sessions(sessions, splits)
-        keep_ids = np.unique(held_sessions["session_id"])
-        if len(keep_ids) > vm["max_sessions"]:
-            keep_ids = np.sort(
-                np.random.default_rng(seed).choice(keep_ids, vm["max_sessions"], replace=False)
-            )
-        sess = session_frame(held_sessions[held_sessions["session_id"].isin(keep_ids)], edges)
+            truth_pools = pools_from_long(truth_pools, source=TRUTH_POOLS)  # true probabilities
+            del big_probs
+        held = held_out_sessions(sessions, splits)
+        sess = session_frame(_subsample_sessions(held, vm["max_sessions"], seed), edges)
         # candidates and their views come from every session, any split (dates only needed for day_active)
         sess_all = session_frame(sessions, edges) if vm["pool_candidates"] == "day_active" else sessions
         del edges
@@ -99,6 +106,9 @@ def main(smk) -> None:  # noqa: ANN001  (the Snakemake object)
             return pools_from_long(score_pools(long, sess, smk.input.edges, lookup, model, ctx=ctx), content)
 
         pools = make(1.0, vm["popularity_tilt"])
+        choices = session_choice_data(
+            sess, views, lambda long: score_pools(long, sess, smk.input.edges, lookup, model, ctx=ctx),
+            n_alternatives=mpl["alternatives"], pool_size=vm["pool_size"], seed=seed, blocked=blocked)
         if smk.params.truth_dir:
             logged = pools_from_long(score_pools(logged_long, logged_sess, smk.input.edges, lookup, model),
                                      all_content, source=TRUTH_POOLS)
@@ -125,7 +135,17 @@ def main(smk) -> None:  # noqa: ANN001  (the Snakemake object)
         w_star=w_star,
         pools_known=known,
         logged=logged,
+        choices=choices,
+        truth_pools=truth_pools,
     )
+
+
+def _subsample_sessions(sessions: pd.DataFrame, max_sessions: int, seed: int) -> pd.DataFrame:
+    """The rows of at most `max_sessions` sessions (drawn with `seed`), in their order."""
+    keep = np.unique(sessions["session_id"])
+    if len(keep) > max_sessions:
+        keep = np.sort(np.random.default_rng(seed).choice(keep, max_sessions, replace=False))
+    return sessions[sessions["session_id"].isin(keep)]
 
 
 if __name__ == "__main__":

@@ -94,3 +94,28 @@ def test_costlier_models_get_higher_scheduling_priority():
     order = ["logreg", "edge_mlp", "mf_h64", "gnn_h16", "gnn_h64", "gnn_h128", "gnn_h512"]
     prios = [model_priority(m) for m in order]
     assert prios == sorted(prios) and len(set(prios)) == len(prios)
+
+
+@pytest.mark.parametrize("key,value,match", [
+    ("synthetic", {"value_weights": {"y_complete": 0.0, "y_long": 0.0, "y_rewatch": 0.0, "y_neg": 0.0}},
+     r"'synthetic.value_weights': the weights are all zero"),
+    ("synthetic", {"value_weights": {"y_complete": float("nan"), "y_long": 0.8, "y_rewatch": 0.6,
+                                     "y_neg": -1}},
+     r"'synthetic.value_weights': weights must be finite numbers; found \[nan\] for \['y_complete'\]"),
+    ("synthetic", {"value_weights": {"y_complete": 1.0, "y_long": 0.8, "y_rewatch": 0.6, "y_skip": -1}},
+     r"synthetic.value_weights"),
+])
+def test_planted_weights_must_have_a_direction(key, value, match):
+    from vmrec.config import ConfigError, validate_config
+
+    with pytest.raises(ConfigError, match=match):
+        validate_config({"dataset": "synthetic", key: value})
+
+
+def test_recovery_planted_weights_are_checked_by_position():
+    from vmrec.config import ConfigError, validate_config
+
+    planted = [{"y_complete": 1.0, "y_long": 0.8, "y_rewatch": 0.6, "y_neg": -1.2},
+               {"y_complete": 0.0, "y_long": 0.0, "y_rewatch": 0.0, "y_neg": 0.0}]
+    with pytest.raises(ConfigError, match=r"'value_model.recovery.planted\[1\]': the weights are all zero"):
+        validate_config({"dataset": "synthetic", "value_model": {"recovery": {"planted": planted}}})

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import math
 from pathlib import Path
 from typing import Any
 
@@ -91,7 +92,20 @@ def validate_config(config: dict, schema: dict | None = None) -> dict:
     if cfg["sessions"]["min_length"] > cfg["sessions"]["max_length"]:
         raise ConfigError("key 'sessions': min_length must be <= max_length")
     _check_seed_study(cfg["seed_study"])
+    _check_weight_vector(cfg["synthetic"]["value_weights"], "synthetic.value_weights")
+    for i, planted in enumerate(cfg["value_model"]["recovery"]["planted"]):
+        _check_weight_vector(planted, f"value_model.recovery.planted[{i}]")
     return cfg
+
+
+def _check_weight_vector(weights: dict, key: str) -> None:
+    """A planted w* is finite and not the zero vector (it has no direction then)."""
+    bad = [h for h in HEADS if not math.isfinite(float(weights[h]))]
+    if bad:
+        raise ConfigError(f"key '{key}': weights must be finite numbers; found {[weights[h] for h in bad]} "
+                          f"for {bad}")
+    if all(float(weights[h]) == 0 for h in HEADS):
+        raise ConfigError(f"key '{key}': the weights are all zero; a value model needs a direction")
 
 
 def _check_seed_study(study: dict) -> None:

@@ -16,8 +16,15 @@ from vmrec.contracts import HEADS
 from vmrec.io import write_json, write_text
 from vmrec.value_model.estimate import EmbeddingLoss, Objective, angle_deg, estimate_weights, unit
 from vmrec.value_model.figures import loss_slices, recovery_plot, weights_plot
+from vmrec.value_model.marginal_pl import ChoiceData, angle_in_identified_subspace, fit_marginal_pl
 from vmrec.value_model.plackett_luce import fit_plackett_luce, uniform_weights
-from vmrec.value_model.recovery import coverage, log_summary, recovery_study, sensitivity_study
+from vmrec.value_model.recovery import (
+    coverage,
+    log_summary,
+    ranking_agreement,
+    recovery_study,
+    sensitivity_study,
+)
 from vmrec.value_model.simulator import Pools, Simulator, resize_pools, subsample_sessions
 
 log = logging.getLogger("vmrec")
@@ -27,6 +34,16 @@ def estimate_kwargs(vm: dict, device) -> dict:
     """Estimator settings from the config's value_model section (or from a recovery case's settings,
     which hold the same keys)."""
     return {k: vm[k] for k in (*ESTIMATOR_KEYS, "restarts", "bootstrap")} | {"device": device}
+
+
+METHODS = {"marginal_pl": "pool-marginal Plackett-Luce", "embedding": "embedding matching"}
+"""value_model.method -> the name of the method in weights.json's `methods`."""
+
+
+def marginal_kwargs(vm: dict) -> dict:
+    """Settings of the pool-marginal Plackett-Luce fit from the config's value_model section."""
+    m = vm["marginal_pl"]
+    return {"positions": m["positions"], "alpha_l2": m["alpha_l2"], "bootstrap": m["bootstrap"]}
 
 
 def _wdict(w: np.ndarray) -> dict[str, float]:
@@ -52,28 +69,54 @@ def run_estimate(
     w_star: np.ndarray | None = None,
     pools_known: bool = False,
     logged: Pools | None = None,
+    choices: ChoiceData | None = None,
+    truth_pools: Pools | None = None,
     progress: bool = True,
 ) -> dict:
     """Estimate w, the references, diagnostics and sensitivity; write weights.json, sensitivity.csv and the
     figures. `pools_known`: the pools are the logging policy's own (Plackett-Luce applies). `logged`: the
     policy's own pools scored with the same heads as `pools` (synthetic, source model): a reference that
-    separates the error of the heads from that of the drawn pools."""
+    separates the error of the heads from that of the drawn pools. `choices`: the logged lists with sampled
+    alternatives (the pool-marginal Plackett-Luce). `truth_pools`: held-out planted pools with the true
+    probabilities (synthetic): the ranking agreement of each method's w with w* is measured on them."""
     pools = subsample_sessions(pools, vm["max_sessions"], seed)
     kw = estimate_kwargs(vm, device)
     est = estimate_weights(pools, seed=seed, progress=progress, **kw)
-    result: dict = {
-        "w_hat": est.weights_dict(),
-        "intervals": _ivdict(est.intervals),
-        "scale": est.scale,
-        "scale_interval": list(est.scale_interval) if est.scale_interval else None,
-        "loss": est.loss,
-        "n_sessions": est.n_sessions,
-        "evaluations": est.evaluations,
-        "diagnostics": est.diagnostics,
-        "restarts": est.restarts,
+    methods: dict[str, dict] = {
+        METHODS["embedding"]: {
+            "w": est.weights_dict(), "intervals": _ivdict(est.intervals), "scale": est.scale,
+            "scale_interval": list(est.scale_interval) if est.scale_interval else None, "loss": est.loss,
+            "evaluations": est.evaluations, "restarts": est.restarts, "diagnostics": est.diagnostics,
+            "n_sessions": est.n_sessions,
+        }
     }
+    if choices is not None:
+        mpl = fit_marginal_pl(choices, seed=seed, progress=progress, **marginal_kwargs(vm))
+        methods[METHODS["marginal_pl"]] = {
+            "w": mpl.weights_dict(), "intervals": _ivdict(mpl.intervals), "scale": mpl.scale,
+            "loglik": mpl.loglik, "diagnostics": mpl.diagnostics, "n_sessions": mpl.n_sessions,
+            "n_choices": mpl.n_choices, "n_videos": mpl.n_videos, "seconds": round(mpl.seconds, 1),
+        }
+    default = METHODS[vm["method"]]
+    if default not in methods:
+        raise ValueError(f"value_model.method {vm['method']!r} needs its inputs (no sampled alternatives "
+                         "were given)")
+    chosen = methods[default]
+    result: dict = {
+        "method": default,
+        "w_hat": chosen["w"],
+        "intervals": chosen["intervals"],
+        "scale": chosen["scale"],
+        "n_sessions": chosen["n_sessions"],
+        "diagnostics": chosen["diagnostics"],
+        "methods": methods,
+    }
+    w_default = np.array(list(chosen["w"].values()))
+    iv_default = None if chosen["intervals"] is None else np.array(list(chosen["intervals"].values()))
     refs: dict = {"uniform": {"w": _wdict(uniform_weights())}}
-    estimates = {"embedding matching": (est.w, est.intervals)}
+    estimates = {name: (np.array(list(m["w"].values())),
+                        None if m["intervals"] is None else np.array(list(m["intervals"].values())))
+                 for name, m in methods.items()}
     if pools_known:
         pl = fit_plackett_luce(pools)
         refs["plackett_luce"] = {
@@ -110,23 +153,33 @@ def run_estimate(
     result["reference"] = refs
     if w_star is not None:
         result["w_star"] = _wdict(unit(w_star))
-        result["angle_error_deg"] = angle_deg(est.w, w_star)
-        result["interval_coverage"] = coverage(est.intervals, w_star)
+        result["angle_error_deg"] = angle_deg(w_default, w_star)
+        result["interval_coverage"] = coverage(iv_default, w_star)
+        for m in methods.values():
+            w_m = np.array(list(m["w"].values()))
+            iv_m = None if m["intervals"] is None else np.array(list(m["intervals"].values()))
+            m["angle_error_deg"] = angle_deg(w_m, w_star)
+            m["interval_coverage"] = coverage(iv_m, w_star)
+            m["angle_identified_deg"] = angle_in_identified_subspace(
+                w_m, w_star, m["diagnostics"].get("weak_directions", []))
+            if truth_pools is not None:  # rankings on held-out planted pools, true probabilities
+                m["kendall_tau"], m["top10_overlap"] = ranking_agreement(truth_pools, w_m, w_star)
         for ref in refs.values():
             if isinstance(ref, dict):
                 ref["angle_error_deg"] = angle_deg(np.array(list(ref["w"].values())), w_star)
         log.info(
-            "angle to planted w*: embedding %.2f deg; %s",
-            result["angle_error_deg"],
+            "angle to planted w*: %s; references %s",
+            {k: round(m["angle_error_deg"], 2) for k, m in methods.items()},
             {k: round(v["angle_error_deg"], 2) for k, v in refs.items() if isinstance(v, dict)},
         )
-    result["weakly_identified"] = est.diagnostics["weakly_identified"]
+    result["weakly_identified"] = bool(chosen["diagnostics"].get("weakly_identified", False))
     if result["weakly_identified"]:
+        d = chosen["diagnostics"]
         result["warning"] = (
-            "weakly identified: Jacobian rank "
-            f"{est.diagnostics['jacobian_rank']} of {len(HEADS)}, condition number "
-            f"{est.diagnostics['condition_number']:.3g}"
-        )
+            f"weakly identified ({default}): " + (
+                f"Jacobian rank {d['jacobian_rank']} of {len(HEADS)}, condition number "
+                f"{d['condition_number']:.3g}" if "jacobian_rank" in d else
+                f"bootstrap sd {max(d['direction_sd']):.3g} along {d['weakest_direction']}"))
     result["settings"] = settings
     # figures: loss around the optimum, weights
     sim = Simulator(pools, est_embedder(vm), seed=seed, device=device)
@@ -135,7 +188,8 @@ def run_estimate(
     estimates["uniform (reference)"] = (uniform_weights(), None)
     title = "Value-model weights (unit vector, 95% intervals)"
     if w_star is not None:
-        title += f"\nembedding matching {result['angle_error_deg']:.1f} deg from w*"
+        title += "\n" + "; ".join(f"{k} {m['angle_error_deg']:.1f} deg" for k, m in methods.items())
+        title += " from w*"
         if pools_known:
             title += f"; Plackett-Luce {refs['plackett_luce']['angle_error_deg']:.1f} deg"
         if "logged_pools" in refs:

@@ -279,3 +279,32 @@ def pick_model(metric_tables: dict[str, pd.DataFrame], choice: str) -> str:
     best = max(scores, key=scores.get)
     log.info("best model by mean val AUC: %s (%s)", best, {k: round(v, 4) for k, v in scores.items()})
     return best
+
+
+def truth_scorer(truth_dir, sess: pd.DataFrame):
+    """score(long) -> long + PROB_COLUMNS from the planted behaviour model (synthetic truth): the true head
+    probabilities of (user, video) at the hour of the session's first view, as the logging policy scored
+    its pools (`sess`: rows of sessions.parquet)."""
+    import json
+    from pathlib import Path
+
+    from vmrec.contracts import TRUTH_JSON
+    from vmrec.synthetic import head_probs, local_hour, make_world
+
+    truth = json.loads((Path(truth_dir) / TRUTH_JSON).read_text(encoding="utf-8"))
+    world = make_world(truth["scale"], int(truth["seed"]))
+    first = sess.sort_values(["session_id", "position"], kind="stable").drop_duplicates("session_id")
+    hour = pd.Series(local_hour(np.rint(first["timestamp"].to_numpy() * 1000).astype(np.int64)),
+                     index=first["session_id"].to_numpy())
+    user = pd.Series(first["user_id"].to_numpy(np.int64), index=first["session_id"].to_numpy())
+
+    def score(long: pd.DataFrame) -> pd.DataFrame:
+        sid = long["session_id"].to_numpy()
+        v = long["video_id"].to_numpy(np.int64)
+        probs = head_probs(world, user.loc[sid].to_numpy(), v, hour.loc[sid].to_numpy(), world.dur[v])
+        out = long.copy()
+        for j, c in enumerate(PROB_COLUMNS):
+            out[c] = probs[:, j].astype(np.float32)
+        return out
+
+    return score
