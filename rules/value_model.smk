@@ -75,12 +75,14 @@ if SYNTHETIC:
     rule recovery_case:
         input:
             truth=TRUTH_DIR,
-            big=TABLES["big_matrix"],  # with categories: content features (content embeddings)
+            big=TABLES["big_matrix"],  # content features; the sessions' start hours (pools-unknown path)
             categories=TABLES["item_categories"],
+            small=TABLES["small_matrix"],  # pairs no pool holds (pools-unknown path)
             code=code(
                 "value_model/__init__", "value_model/simulator", "value_model/embeddings",
-                "value_model/estimate", "value_model/plackett_luce", "value_model/recovery",
-                "value_model/pipeline", "device", "io", "contracts",
+                "value_model/estimate", "value_model/plackett_luce", "value_model/marginal_pl",
+                "value_model/recovery", "value_model/pipeline", "value_model/scoring", "synthetic",
+                "config", "device", "io", "contracts",
             ),
         output:
             f"{VM_DIR}/recovery/case_{{case}}.csv",

@@ -21,6 +21,7 @@ from vmrec.value_model.plackett_luce import fit_plackett_luce, uniform_weights
 from vmrec.value_model.recovery import (
     coverage,
     log_summary,
+    pools_unknown_recovery,
     ranking_agreement,
     recovery_study,
     sensitivity_study,
@@ -238,9 +239,12 @@ def truth_pool_variants(
 
 
 def run_recovery_case(
-    pools: Pools, *, settings: dict, case: int, seed: int, device, out_csv: str | Path, progress: bool = True
+    pools: Pools, *, settings: dict, case: int, seed: int, device, out_csv: str | Path, progress: bool = True,
+    long: pd.DataFrame | None = None, score=None, blocked: dict | None = None,
 ) -> pd.DataFrame:
-    """One planted w* of the recovery study (every noise level) on the planted pools; writes its rows."""
+    """One planted w* of the recovery study (every noise level) on the planted pools; writes its rows.
+    With `long` (every planted pool, true heads) and `score` (true heads of any candidate), also the rows of
+    the pools-unknown path (pool-marginal Plackett-Luce on lists re-drawn from every planted pool)."""
     table = recovery_study(
         pools,
         [settings["planted"]],
@@ -251,6 +255,13 @@ def run_recovery_case(
         case_ids=[case],
         progress=progress,
     )
+    if long is not None:
+        m = settings["marginal"]
+        unknown = pools_unknown_recovery(long, score, settings["planted"], settings["noise_levels"],
+                                         case=case, seed=seed, max_sessions=m["max_sessions"], marginal=m,
+                                         pools=subsample_sessions(pools, settings["max_sessions"], seed),
+                                         blocked=blocked, progress=progress)
+        table = pd.concat([table, unknown], ignore_index=True)
     write_text(table.to_csv(index=False), out_csv)
     return table
 
