@@ -416,6 +416,16 @@ def test_pipeline_estimate_reports_the_same_heads_on_the_logged_pools(tiny_workd
         assert np.linalg.norm(list(ref[name]["w"].values())) == pytest.approx(1.0)
         assert 0 <= ref[name]["angle_error_deg"] <= 180
     assert w["settings"]["source"] == "model" and "logged_pools_note" in ref
+    # both estimators side by side, the default one reported as w_hat, each scored against w*
+    assert set(w["methods"]) == {"pool-marginal Plackett-Luce", "embedding matching"}
+    assert w["method"] == "pool-marginal Plackett-Luce" and w["w_hat"] == w["methods"][w["method"]]["w"]
+    for m in w["methods"].values():
+        assert set(m["w"]) == set(HEADS) and set(m["intervals"]) == set(HEADS)
+        assert 0 <= m["angle_error_deg"] <= 180 and -1 <= m["kendall_tau"] <= 1
+        assert 0 <= m["top10_overlap"] <= 1
+        assert 0 <= m["interval_coverage"] <= 1 and "weakly_identified" in m["diagnostics"]
+    rec = pd.read_csv(tiny_workdir.results / "value_model" / "recovery.csv")
+    assert "marginal_pl_pools_unknown" in set(rec["method"])
     # estimated on held-out sessions only (value_model.session_splits: none of their views trained the heads)
     assert "sessions of splits ['val', 'test']" in w["settings"]["pools"]
     sess = pd.read_parquet(tiny_workdir.results / "sessions" / "sessions.parquet",
