@@ -10,7 +10,7 @@ sys.path.insert(0, str(SRC))
 # (Set here, not read: nothing for the envvars directive to assert.)
 os.environ.update(PYTHONPATH=os.pathsep.join(p for p in (str(SRC), os.environ.get("PYTHONPATH", "")) if p))
 
-from vmrec.config import dataset_name, is_full_size, recovery_settings, validate_config
+from vmrec.config import MODEL_NAME_PATTERN, dataset_name, is_full_size, recovery_settings, validate_config
 from vmrec.contracts import RAW_FILES, RAW_SUBDIR
 
 config.update(validate_config(config))
@@ -41,7 +41,7 @@ def code(*modules):
 
 
 wildcard_constraints:
-    model=r"logreg|edge_mlp|(mf|gnn)_h\d+",
+    model=MODEL_NAME_PATTERN,  # the model-name grammar: owned by vmrec.config
     lr=r"[0-9.e-]+",
     bs=r"\d+",
 
@@ -55,6 +55,9 @@ def model_params(wildcards):
         p["mlp_hidden"] = m["mlp_hidden"]
     if wildcards.model.startswith(("mf_h", "gnn_h")):
         p["emb_l2"] = m["emb_l2"]
+    if wildcards.model.startswith("lightgcn_h"):
+        p["emb_l2"] = m["lightgcn_l2"]  # on the id embeddings (layer 0) only
+        p["lightgcn_layers"] = m["lightgcn_layers"]
     if wildcards.model.startswith("gnn_h"):
         p["gnn_layers"] = m["gnn_layers"]
     return p

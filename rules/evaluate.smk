@@ -5,6 +5,7 @@ REFERENCES = ["duration_baseline", "oracle"] if SYNTHETIC else ["duration_baseli
 EVAL_CODE = code("evaluate", "metrics", "io", "contracts")
 MODEL_REPORT = {
     "metrics": f"{R}/report/metrics.csv",
+    "paired": f"{R}/report/paired.csv",  # every model against the best non-graph one, paired bootstrap
     "auc": f"{R}/report/auc_by_head.png",
     "roc": f"{R}/report/roc_curves.png",
     "calibration": f"{R}/report/calibration.png",
@@ -71,6 +72,9 @@ rule model_report:
         **MODEL_REPORT,
     params:
         figure_split=config["evaluate"]["figure_split"],
+        bootstrap=config["evaluate"]["bootstrap"],
+        splits=config["evaluate"]["splits"],
+        seed=config["seed"],
     resources:
         mem_mb=lambda wc: 16000 if config["scale"] == "full" or not SYNTHETIC else 3000,
         runtime=20,

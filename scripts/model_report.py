@@ -7,8 +7,10 @@ import pandas as pd
 
 from vmrec.evaluate import (
     LABEL_COLUMNS,
+    best_non_graph_model,
     join_predictions,
     labels_frame,
+    paired_frame,
     plot_auc,
     plot_calibration,
     plot_curves,
@@ -36,6 +38,14 @@ def main(smk) -> None:
         with atomic_path(smk.output[key]) as tmp:
             draw(tmp.with_suffix(".png"))
             tmp.with_suffix(".png").replace(tmp)
+    # each trained model against the best non-graph model: paired bootstrap of the AUC difference
+    trained = list(curves)
+    baseline = best_non_graph_model(metrics, trained)
+    paired = paired_frame({m: frames[m] for m in trained if m in frames}, baseline, list(smk.params.splits),
+                          smk.params.bootstrap, smk.params.seed)
+    write_text(paired.to_csv(index=False), smk.output.paired)
+    log.info("paired AUC differences against %s:\n%s", baseline,
+             paired.round(4).to_string(index=False) if len(paired) else "(none)")
     auc = metrics[(metrics["metric"] == "auc")].pivot_table(index=["split", "model"], columns="head",
                                                            values="value")
     log.info("AUC per head:\n%s", auc.round(4).to_string())

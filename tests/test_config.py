@@ -71,7 +71,7 @@ def test_full_size_settings_replace_the_small_ones_only_on_full_size_data():
     small = load_config(ROOT / "config.yaml")
     full = load_config(ROOT / "config.yaml", {"scale": "full"})
     real = load_config(ROOT / "config.yaml", {"dataset": "kuairec"})
-    assert small["models"]["hidden_dims"] == [16, 64, 128]
+    assert small["models"]["hidden_dims"] == [16]
     for cfg in (full, real):
         assert cfg["models"]["hidden_dims"] == [64]
         assert cfg["sweep"]["batch_size"] == [65536]
@@ -119,3 +119,18 @@ def test_recovery_planted_weights_are_checked_by_position():
                {"y_complete": 0.0, "y_long": 0.0, "y_rewatch": 0.0, "y_neg": 0.0}]
     with pytest.raises(ConfigError, match=r"'value_model.recovery.planted\[1\]': the weights are all zero"):
         validate_config({"dataset": "synthetic", "value_model": {"recovery": {"planted": planted}}})
+
+
+def test_lightgcn_keys_are_validated_with_defaults():
+    cfg = validate_config({})
+    assert cfg["models"]["lightgcn_dims"] == [64] and cfg["models"]["lightgcn_layers"] == 2
+    assert cfg["models"]["lightgcn_l2"] == 0.003
+    from vmrec.config import model_names
+
+    assert "lightgcn_h64" in model_names(cfg["models"])
+    assert "lightgcn_h32" in model_names(validate_config({"models": {"lightgcn_dims": [32]}})["models"])
+    assert "lightgcn_h64" not in model_names(validate_config({"models": {"lightgcn_dims": []}})["models"])
+    for bad in ({"lightgcn_dims": [0]}, {"lightgcn_dims": 64}, {"lightgcn_layers": 0}, {"lightgcn_layer": 2},
+                {"lightgcn_l2": -1}):
+        with pytest.raises(ConfigError, match="lightgcn"):
+            validate_config({"models": bad})

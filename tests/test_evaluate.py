@@ -118,10 +118,10 @@ def test_figures_are_written(frame, tmp_path):
         assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 
-def _snakemake(workdir: Path, dims: list[int], *args: str) -> str:
+def _snakemake(workdir: Path, dims: list[int], *args: str, lightgcn: tuple[int, ...] = (64,)) -> str:
     cfg = workdir / "dims.yaml"
-    cfg.write_text(f"scale: tiny\nmodels:\n  hidden_dims: {dims}\n")
-    models = ["logreg", "edge_mlp", *(f"gnn_h{d}" for d in dims)]
+    cfg.write_text(f"scale: tiny\nmodels:\n  hidden_dims: {dims}\n  lightgcn_dims: {list(lightgcn)}\n")
+    models = ["logreg", "edge_mlp", *(f"lightgcn_h{d}" for d in lightgcn), *(f"gnn_h{d}" for d in dims)]
     targets = [f"results/synthetic-tiny/metrics/{m}.csv" for m in models]
     out = subprocess.run(
         [sys.executable, "-m", "snakemake", "-s", str(ROOT / "Snakefile"), "--directory", str(workdir),
@@ -162,3 +162,58 @@ def test_adding_a_hidden_size_adds_jobs_for_it_only(tmp_path):
     new = _jobs(_snakemake(tmp_path, [16, 32], "-n"))
     assert {r for r, _ in new} == {"sweep", "select", "train", "evaluate"}, new
     assert all("model=gnn_h32" in w for _, w in new), new
+    new = _jobs(_snakemake(tmp_path, [16], "-n", lightgcn=(64, 32)))  # the same for a LightGCN size
+    assert {r for r, _ in new} == {"sweep", "select", "train", "evaluate"}, new
+    assert all("model=lightgcn_h32" in w for _, w in new), new
+
+
+def test_paired_auc_difference_matches_a_hand_computation():
+    """AUC(a) - AUC(b) on the same rows, and under a resample given as row counts: by hand, with the
+    resampled rows written out (ties count half)."""
+    from vmrec.metrics import paired_auc_diff
+
+    y = np.array([0, 0, 1, 1, 0, 1])
+    a = np.array([0.1, 0.4, 0.35, 0.8, 0.2, 0.9])
+    b = np.array([0.5, 0.1, 0.5, 0.3, 0.6, 0.7])
+    # a: positives {.35, .8, .9} vs negatives {.1, .4, .2}: 8 of 9 pairs ordered -> 8/9
+    # b: positives {.5, .3, .7} vs negatives {.5, .1, .6}: .5>.1, .5=.5 (half), .3>.1, .7>all -> 5.5/9
+    counts = np.array([[2, 0, 1, 0, 1, 1]], dtype=np.float32)  # rows 0, 0, 2, 4, 5
+    diff, boot = paired_auc_diff(y, a, b, [counts])
+    assert diff == pytest.approx(8 / 9 - 5.5 / 9)
+    # resample: negatives rows 0, 0, 4 (a: .1, .1, .2; b: .5, .5, .6), positives rows 2, 5
+    # a: .35 and .9 beat all three -> 6/6; b: .5 ties .5 twice (1), loses to .6; .7 beats all (3) -> 4/6
+    assert boot.shape == (1,)
+    assert boot[0] == pytest.approx(1.0 - 4 / 6)
+    idx = np.repeat(np.arange(6), counts[0].astype(int))
+    assert boot[0] == pytest.approx(roc_auc_score(y[idx], a[idx]) - roc_auc_score(y[idx], b[idx]))
+
+
+def test_paired_frame_against_the_best_non_graph_model():
+    """paired.csv rows: each model against the baseline per split and head; the interval is the percentile
+    interval of the paired resampled differences (the same draws as paired_auc_diff's)."""
+    from vmrec.evaluate import PAIRED_COLUMNS, best_non_graph_model, paired_frame
+    from vmrec.metrics import bootstrap_counts, paired_auc_diff
+
+    rng = np.random.default_rng(0)
+    n = 400
+    y = rng.integers(0, 2, (n, len(HEADS)))
+    base = pd.DataFrame({"edge_id": np.arange(n), "split": "test", **dict(zip(HEADS, y.T, strict=True))})
+    frames = {}
+    for m, noise in (("mf_h64", 1.0), ("edge_mlp", 2.0), ("lightgcn_h64", 0.5)):
+        p = 1 / (1 + np.exp(-(y - 0.5 + noise * rng.normal(size=y.shape))))
+        frames[m] = base.assign(**dict(zip(PROB_COLUMNS, p.T, strict=True)))
+    metrics = pd.DataFrame([{"model": m, "split": "val", "head": h, "metric": "auc", "value": v}
+                            for m, v in (("mf_h64", .8), ("edge_mlp", .7), ("lightgcn_h64", .9))
+                            for h in HEADS])
+    assert best_non_graph_model(metrics, list(frames)) == "mf_h64"  # lightgcn is a graph model
+    out = paired_frame(frames, "mf_h64", ["test"], n_boot=50, seed=3)
+    assert list(out.columns) == list(PAIRED_COLUMNS)
+    assert set(out["model"]) == {"edge_mlp", "lightgcn_h64"} and len(out) == 2 * len(HEADS)
+    row = out[(out["model"] == "lightgcn_h64") & (out["head"] == "y_neg")].iloc[0]
+    k = HEADS.index("y_neg")
+    counts = list(bootstrap_counts(np.random.default_rng([3, 0]), n, 50))
+    diff, boot = paired_auc_diff(y[:, k], frames["lightgcn_h64"][PROB_COLUMNS[k]].to_numpy(),
+                                 frames["mf_h64"][PROB_COLUMNS[k]].to_numpy(), counts)
+    assert row["diff"] == pytest.approx(diff)
+    assert (row["ci_low"], row["ci_high"]) == pytest.approx(tuple(np.percentile(boot, [2.5, 97.5])))
+    assert row["ci_low"] > 0  # less noise: clearly better than the baseline

@@ -19,20 +19,41 @@ def fake():
 
 
 def test_train_messages_are_older_than_train_targets_and_disjoint(fake):
+    """Every train edge is a train target; the GraphSAGE targets (train_target_mask, the newest
+    target_frac) are disjoint from and newer than the train view's (labelled) message edges."""
     edges, g = fake
     ts = edges.set_index("edge_id")["timestamp"]
     train_ids = set(edges.loc[edges["split"] == "train", "edge_id"])
-    targets = g["train_edge_id"].numpy()
+    assert set(g["train_edge_id"].numpy()) == train_ids
+    mask = g["train_target_mask"].numpy()
+    targets = g["train_edge_id"].numpy()[mask]
     assert len(targets) == round(0.4 * len(train_ids))
     # message edges are identified through (user, video, label) rows: rebuild their edge ids by time order
     train = edges[edges["split"] == "train"].sort_values(["timestamp", "edge_id"])
     msg_ids = train["edge_id"].to_numpy()[: len(g["train_msg_user"])]
+    assert set(msg_ids) == set(g["train_edge_id"].numpy()[~mask])
     assert not set(msg_ids) & set(targets)
     assert ts.loc[msg_ids].max() <= ts.loc[targets].min()
     # the eval view passes messages over every train edge, and no val/test/small edge
     assert len(g["eval_msg_user"]) == len(train_ids)
     for s in SPLITS[1:]:
         assert not set(g[f"{s}_edge_id"].numpy()) & train_ids
+
+
+def test_lightgcn_adjacency_is_symmetric_normalised(fake):
+    """LightGCN's exposure graph: D^-1/2 A D^-1/2 over users + videos, symmetric, label-free."""
+    from vmrec.graph import sym_norm_adjacency
+
+    _, g = fake
+    u, v = g["eval_msg_user"], g["eval_msg_video"]
+    nu, nv = len(g["user_ids"]), len(g["video_ids"])
+    a = sym_norm_adjacency(u, v, nu, nv).to_dense().double()
+    dense = torch.zeros(nu + nv, nu + nv, dtype=torch.float64)
+    dense.index_put_((u, v + nu), torch.ones(len(u), dtype=torch.float64), accumulate=True)
+    dense = dense + dense.T
+    d = dense.sum(1).clamp(min=1).rsqrt()
+    torch.testing.assert_close(a, d[:, None] * dense * d[None, :], rtol=1e-5, atol=1e-6)
+    torch.testing.assert_close(a, a.T)
 
 
 def test_standardisation_is_fitted_on_train_only(fake):
@@ -48,9 +69,9 @@ def test_standardisation_is_fitted_on_train_only(fake):
 
 def test_node_features_use_message_edges_only(fake):
     edges, g = fake
-    # flipping the labels of the train targets leaves the train view's node features unchanged
+    # flipping the labels of the GraphSAGE train targets leaves the train view's node features unchanged
     edges2 = edges.copy()
-    tgt = edges2["edge_id"].isin(g["train_edge_id"].numpy())
+    tgt = edges2["edge_id"].isin(g["train_edge_id"].numpy()[g["train_target_mask"].numpy()])
     edges2.loc[tgt, list(HEADS)] = 1 - edges2.loc[tgt, list(HEADS)]
     g2 = build_graph(edges2, target_frac=0.4)
     assert torch.equal(g["train_user_x"], g2["train_user_x"])
@@ -87,7 +108,8 @@ def test_graph_of_tiny_synthetic_features(tiny_features):
     assert g["feature_names"] == feats
     n_train = int((edges["split"] == "train").sum())
     assert len(g["eval_msg_user"]) == n_train
-    assert len(g["train_msg_user"]) + len(g["train_edge_id"]) == n_train
+    assert len(g["train_edge_id"]) == n_train  # every train edge is a target (GraphSAGE: the mask)
+    assert len(g["train_msg_user"]) + int(g["train_target_mask"].sum()) == n_train
     for s in SPLITS[1:]:
         assert len(g[f"{s}_edge_id"]) == int((edges["split"] == s).sum())
     floats = [k for k in g if isinstance(g[k], torch.Tensor) and g[k].is_floating_point()]

@@ -22,7 +22,7 @@ from vmrec.learnability import learnability
 from vmrec.models import load_model, model_names, model_spec, save_checkpoint
 from vmrec.train import TrainSettings, head_aucs, predictions_frame, train_model
 
-CFG = {"mlp_hidden": [32, 16], "gnn_layers": 2, "hidden_dims": [16], "mf_dims": [16]}
+CFG = {"mlp_hidden": [32, 16], "gnn_layers": 2, "lightgcn_layers": 2, "hidden_dims": [16], "mf_dims": [16]}
 CPU = torch.device("cpu")
 
 
@@ -46,13 +46,97 @@ def fake_graph():
 def test_model_names_and_specs():
     assert model_names({"hidden_dims": [16, 64]}) == ["logreg", "edge_mlp", "gnn_h16", "gnn_h64"]
     assert model_names({"hidden_dims": [16], "mf_dims": [32]}) == ["logreg", "edge_mlp", "mf_h32", "gnn_h16"]
+    assert model_names({"hidden_dims": [], "mf_dims": [64], "lightgcn_dims": [32, 64]}) == [
+        "logreg", "edge_mlp", "mf_h64", "lightgcn_h32", "lightgcn_h64"]
     assert model_spec("gnn_h64", CFG).hidden_dim == 64
     assert (model_spec("mf_h32", CFG).kind, model_spec("mf_h32", CFG).hidden_dim) == ("mf", 32)
-    with pytest.raises(ValueError, match="unknown model name 'mlp'"):
-        model_spec("mlp", CFG)
+    lg = model_spec("lightgcn_h64", CFG | {"lightgcn_layers": 3})
+    assert (lg.kind, lg.hidden_dim, lg.gnn_layers) == ("lightgcn", 64, 3)
+    for bad in ("mlp", "lightgcn_64", "gnn_h", "sage_h16"):
+        with pytest.raises(ValueError, match=f"unknown model name '{bad}'"):
+            model_spec(bad, CFG)
 
 
-@pytest.mark.parametrize("name", ["edge_mlp", "mf_h16", "gnn_h16"])
+def test_model_name_grammar_has_one_owner():
+    """vmrec.config owns the grammar: every name model_names builds matches MODEL_NAME_PATTERN, parses in
+    model_spec, and the Snakemake `model` wildcard is constrained by the same pattern."""
+    import re
+    from pathlib import Path
+
+    from vmrec.config import MODEL_NAME_PATTERN, is_graph_model
+
+    names = model_names({"hidden_dims": [8, 16], "mf_dims": [32], "lightgcn_dims": [64, 128]})
+    for n in names:
+        assert re.fullmatch(MODEL_NAME_PATTERN, n), n
+        assert model_spec(n, CFG).name == n
+        assert is_graph_model(n) == (model_spec(n, CFG).kind in ("gnn", "lightgcn"))
+    smk = (Path(__file__).resolve().parents[1] / "rules" / "common.smk").read_text()
+    assert "model=MODEL_NAME_PATTERN" in smk
+
+
+def test_pyg_layers_shapes_and_lightgcn_layer_mean(fake_graph):
+    """LightGCN is torch-geometric LGConv layers; its output is mean_k A^k E0 (dense check). GraphSAGE
+    is SAGEConv pairs; both give (U, d) and (V, d) embeddings."""
+    from torch_geometric.nn import LGConv, SAGEConv
+
+    from vmrec.models import GraphView, LightGCNEncoder, SageEncoder
+
+    _, _, g = fake_graph
+    nu, nv = len(g["user_ids"]), len(g["video_ids"])
+    torch.manual_seed(0)
+    enc = LightGCNEncoder(nu, nv, 8, layers=3)
+    assert all(isinstance(c, LGConv) for c in enc.convs) and len(enc.convs) == 3
+    view = GraphView(g, "eval", "cpu", "lightgcn")
+    eu, ev = enc(view)
+    assert eu.shape == (nu, 8) and ev.shape == (nv, 8)
+    a = view.adj.to_dense()
+    e0 = torch.cat(enc.ids())
+    want = (e0 + a @ e0 + a @ (a @ e0) + a @ (a @ (a @ e0))) / 4
+    torch.testing.assert_close(torch.cat([eu, ev]), want, rtol=1e-4, atol=1e-6)
+    sage = SageEncoder(nu, nv, g["train_user_x"].shape[1], g["train_video_x"].shape[1], 8, layers=2)
+    assert all(isinstance(c, SAGEConv) for c in [*sage.conv_u, *sage.conv_v])
+    hu, hv = sage(GraphView(g, "train", "cpu", "gnn"))
+    assert hu.shape == (nu, 8) and hv.shape == (nv, 8)
+    # SAGEConv's mean aggregation over the sparse adj_t equals the dense mean of the neighbours
+    x = torch.randn(nv, 8)
+    conv = sage.conv_u[0]
+    adj = GraphView(g, "train", "cpu", "gnn").adj_uv.to_dense()
+    mean = adj @ x / adj.sum(1, keepdim=True).clamp(min=1)
+    torch.testing.assert_close(conv((x, torch.zeros(nu, 8)), GraphView(g, "train", "cpu", "gnn").adj_uv),
+                               conv.lin_l(mean) + conv.lin_r(torch.zeros(nu, 8)), rtol=1e-4, atol=1e-5)
+
+
+def test_training_uses_torch_adam(fake_graph, monkeypatch):
+    """The optimiser the training loop builds is torch.optim.Adam (the hand-written copy is gone: torch
+    2.13's first Adam step costs milliseconds, not the ~10 s dynamo import that once justified it)."""
+    _, _, g = fake_graph
+    built = []
+    real = torch.optim.Adam
+
+    def spy(*a, **kw):
+        built.append(real(*a, **kw))
+        return built[-1]
+
+    monkeypatch.setattr(torch.optim, "Adam", spy)
+    train_model(model_spec("lightgcn_h16", CFG), g, settings(epochs=1), CPU, progress=False)
+    assert len(built) == 1 and type(built[0]) is real
+
+
+def test_supervised_rows_per_family(fake_graph):
+    """Every model trains on all train edges, except GraphSAGE (its messages carry labels): only the
+    train edges that pass no message."""
+    from vmrec.train import supervised_rows
+
+    _, _, g = fake_graph
+    n = len(g["train_x"])
+    for name in ("logreg", "edge_mlp", "mf_h16", "lightgcn_h16"):
+        assert torch.equal(supervised_rows(model_spec(name, CFG), g), torch.arange(n))
+    sage = supervised_rows(model_spec("gnn_h16", CFG), g)
+    assert len(sage) == int(g["train_target_mask"].sum()) < n
+    assert g["train_target_mask"][sage].all()
+
+
+@pytest.mark.parametrize("name", ["edge_mlp", "mf_h16", "lightgcn_h16", "gnn_h16"])
 def test_shuffled_labels_score_chance(name):
     edges, _ = make_fake_edges(n_users=120, n_videos=160, n_big=30_000, n_small=2000, seed=4)
     rng = np.random.default_rng(0)
@@ -66,16 +150,17 @@ def test_shuffled_labels_score_chance(name):
         assert abs(aucs[h] - 0.5) <= 0.03, (h, aucs)
 
 
+@pytest.mark.parametrize("name", ["lightgcn_h16", "gnn_h16"])
 @pytest.mark.parametrize("threads", [1, 2])
-def test_training_is_deterministic(threads, tiny_features, tiny_config):
+def test_training_is_deterministic(threads, name, tiny_features, tiny_config):
     """Same seed and thread count -> bit-identical weights (with 2 threads, the default CPU kernels
     of the embedding-gather backward differ in the last bits from run to run)."""
     # the tiny synthetic edges: big enough for the CPU kernels to split work across threads
     edges = pd.read_parquet(tiny_features / "edges.parquet")
     g = build_graph(edges, target_frac=tiny_config["models"]["target_frac"])
     torch.set_num_threads(threads)
-    a = train_model(model_spec("gnn_h16", CFG), g, settings(epochs=2, batch_size=2048), CPU, progress=False)
-    b = train_model(model_spec("gnn_h16", CFG), g, settings(epochs=2, batch_size=2048), CPU, progress=False)
+    a = train_model(model_spec(name, CFG), g, settings(epochs=2, batch_size=2048), CPU, progress=False)
+    b = train_model(model_spec(name, CFG), g, settings(epochs=2, batch_size=2048), CPU, progress=False)
     for k, t in a.net.state_dict().items():
         assert torch.equal(t, b.net.state_dict()[k]), k
     pd.testing.assert_frame_equal(a.curve.drop(columns=["seconds", "edges_per_s"]),
@@ -91,7 +176,7 @@ def test_curve_and_early_stopping(fake_graph):
     assert res.curve["edges_per_s"].gt(0).all()
 
 
-@pytest.mark.parametrize("name", ["logreg", "mf_h16", "gnn_h16"])
+@pytest.mark.parametrize("name", ["logreg", "mf_h16", "lightgcn_h16", "gnn_h16"])
 def test_checkpoint_round_trip(fake_graph, tmp_path, name):
     edges, _, g = fake_graph
     res = train_model(model_spec(name, CFG), g, settings(epochs=1), CPU, progress=False)
@@ -136,12 +221,12 @@ def affinity_graph():
     return g, mlp.val_auc
 
 
-@pytest.mark.parametrize("name", ["mf_h16", "gnn_h16"])
+@pytest.mark.parametrize("name", ["mf_h16", "lightgcn_h16", "gnn_h16"])
 def test_collaborative_models_learn_the_planted_affinity(affinity_graph, name):
     """The fake data plants a low-rank user x video affinity: only a model with user and video
     embeddings (mf, gnn) can learn it; the edge-feature MLP cannot."""
     g, mlp_auc = affinity_graph
-    s = settings(epochs=10, patience=10, emb_l2=0.01 if name.startswith("mf") else 0.0)
+    s = settings(epochs=10, patience=10, emb_l2={"mf": 0.01, "lightgcn": 0.001}.get(name.split("_")[0], 0.0))
     res = train_model(model_spec(name, CFG), g, s, CPU, progress=False)
     assert res.val_auc["y_rewatch"] > mlp_auc["y_rewatch"] + 0.02, (res.val_auc, mlp_auc)
 
@@ -153,8 +238,10 @@ def tiny_eval(tiny_features, tiny_raw, tiny_config):
     g = build_graph(edges, target_frac=tiny_config["models"]["target_frac"])
     labels = labels_frame(edges)
     frames = {}
-    for name in model_names({"hidden_dims": [16, 64], "mf_dims": [64]}):
-        s = settings(epochs=8, patience=3, emb_l2=tiny_config["models"]["emb_l2"])
+    for name in model_names({"hidden_dims": [16], "mf_dims": [64], "lightgcn_dims": [64]}):
+        m = tiny_config["models"]
+        l2 = m["lightgcn_l2"] if name.startswith("lightgcn") else m["emb_l2"]
+        s = settings(epochs=8, patience=3, emb_l2=l2)
         res = train_model(model_spec(name, CFG), g, s, CPU, progress=False)
         frames[name] = join_predictions(labels, predictions_frame(res.net, g, res.emb), name)
     frames["duration_baseline"] = join_predictions(labels, duration_baseline(edges), "baseline")

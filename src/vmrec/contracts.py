@@ -181,8 +181,8 @@ shown bool, position int16 (0-based rank in the shown list, -1 if not shown), PR
 # --- the model interface ---------------------------------------------------------------------------
 class EngagementModel(Protocol):
     """What training, evaluation and the value model rely on; every model (logreg, edge_mlp, mf_h*,
-    gnn_h*) implements it. X holds the f_* columns in `feature_names` order (unstandardised; the model
-    applies the standardisation fitted on train)."""
+    lightgcn_h*, gnn_h*) implements it. X holds the f_* columns in `feature_names` order (unstandardised;
+    the model applies the standardisation fitted on train)."""
 
     feature_names: list[str]
 

@@ -103,6 +103,54 @@ def evaluate_frame(model: str, frame: pd.DataFrame, splits: list[str], n_boot: i
     return pd.DataFrame(rows, columns=list(METRIC_COLUMNS))
 
 
+PAIRED_COLUMNS: tuple[str, ...] = ("model", "baseline", "split", "head", "auc_model", "auc_baseline",
+                                    "diff", "ci_low", "ci_high", "n")
+
+
+def best_non_graph_model(metrics: pd.DataFrame, models: list[str]) -> str:
+    """The non-graph model (vmrec.config.is_graph_model) with the highest mean val AUC over the heads."""
+    from vmrec.config import is_graph_model
+
+    cand = [m for m in models if not is_graph_model(m)]
+    val = metrics[(metrics["metric"] == "auc") & (metrics["split"] == "val") & metrics["model"].isin(cand)]
+    if val.empty:
+        raise ValueError(f"no val AUC of a non-graph model among {models}")
+    return str(val.groupby("model")["value"].mean().idxmax())
+
+
+def paired_frame(frames: dict[str, pd.DataFrame], baseline: str, splits: list[str], n_boot: int,
+                 seed: int) -> pd.DataFrame:
+    """Every model of `frames` against `baseline` (PAIRED_COLUMNS): per split and head, the AUC difference
+    model - baseline on the same rows with a paired 95% percentile bootstrap interval (rows resampled,
+    the same resamples for both models and every head)."""
+    rows = []
+    base = frames[baseline].sort_values("edge_id", kind="stable")
+    for model, frame in frames.items():
+        if model == baseline:
+            continue
+        f = frame.sort_values("edge_id", kind="stable")
+        for si, split in enumerate(splits):
+            a, b = f[f["split"] == split], base[base["split"] == split]
+            if a.empty or not np.array_equal(a["edge_id"].to_numpy(), b["edge_id"].to_numpy()):
+                log.warning("%s vs %s: %s rows differ or are missing; skipped", model, baseline, split)
+                continue
+            ys = [a[h].to_numpy(np.int8) for h in HEADS]
+            sa = [SortedScores(a[pc].to_numpy(np.float64)) for pc in PROB_COLUMNS]
+            sb = [SortedScores(b[pc].to_numpy(np.float64)) for pc in PROB_COLUMNS]
+            boot: list[list[np.ndarray]] = [[] for _ in HEADS]
+            # same resamples as evaluate_frame's for this split (seed, split index), chunk by chunk
+            for w in bootstrap_counts(np.random.default_rng([seed, si]), len(a), n_boot):
+                for k in range(len(HEADS)):
+                    boot[k].append(sa[k].auc_batch(ys[k], w) - sb[k].auc_batch(ys[k], w))
+            for k, h in enumerate(HEADS):
+                auc_a, auc_b = sa[k].auc(ys[k]), sb[k].auc(ys[k])
+                lo, hi = _ci(np.concatenate(boot[k]) if boot[k] else [])
+                rows.append({"model": model, "baseline": baseline, "split": split, "head": h,
+                             "auc_model": auc_a, "auc_baseline": auc_b, "diff": auc_a - auc_b,
+                             "ci_low": lo, "ci_high": hi, "n": len(a)})
+    return pd.DataFrame(rows, columns=list(PAIRED_COLUMNS))
+
+
 def labels_frame(edges: pd.DataFrame) -> pd.DataFrame:
     """edge_id, split, user_id and labels of an edge table (what evaluation joins predictions to)."""
     return edges[LABEL_COLUMNS].assign(split=lambda d: d["split"].astype(str))

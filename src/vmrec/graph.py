@@ -1,10 +1,13 @@
 """Graph tensors for the engagement models: node maps, node features, message edges, supervised edges.
 
-Leakage rule (DESIGN.md): message passing never includes a supervised target edge. Train edges are cut
-by time: the oldest (1 - target_frac) of train pass messages in the *train view* and the newest
-target_frac are the supervised train targets. The *eval view* (val/test/small targets) passes messages
-over all train edges. Node features that use engagement (degree, label means) come from the view's
-message edges only, and the feature standardisation is fitted on train edges only.
+Leakage rule (DESIGN.md): no label of a supervised target edge reaches its own prediction. Every train
+edge is a supervised train target (split `train`). Train edges are also cut by time for the models
+whose messages carry labels (the GraphSAGE family, gnn_h*): the oldest (1 - target_frac) pass labelled
+messages in the *train view* and only the newest target_frac (`train_target_mask`) are its targets.
+The *eval view* (val/test/small targets) passes messages over all train edges; the label-free LightGCN
+propagates over it in training too (an edge's existence may reach its own prediction, its label never).
+Node features that use engagement (degree, label means) come from the view's message edges only, and
+the feature standardisation is fitted on train edges only.
 
 Everything is saved as one plain dict of tensors (plus the feature names), loadable with
 `torch.load(path, weights_only=True)`:
@@ -14,7 +17,8 @@ Everything is saved as one plain dict of tensors (plus the feature names), loada
   {view}_user_x (U, Fu), {view}_video_x (V, Fv) float32  node features of the view (standardised)
   {split}_edge_id, {split}_user, {split}_video (n,) int64; {split}_x (n, F) float32 (float16 where
       the graph rule's x_dtype says so: full size), {split}_y (n, 4) float32
-views: train, eval; splits: contracts.SPLITS (train = the supervised train targets only).
+  train_target_mask (n_train,) bool                      train targets that are not train-view messages
+views: train, eval; splits: contracts.SPLITS (train = every train edge, in edge-table order).
 """
 
 from __future__ import annotations
@@ -129,7 +133,9 @@ def _build(meta: pd.DataFrame, feats: list[str], column, target_frac: float, x_d
     if n_msg < 1:
         raise ValueError(f"train has {len(train_rows)} edge(s): too few to cut into messages and targets")
     msg_rows = {"train": train_rows[:n_msg], "eval": train_rows}
-    target_rows = {"train": np.sort(train_rows[n_msg:])}
+    target_rows = {"train": np.sort(train_rows)}
+    is_msg = np.zeros(len(meta), dtype=bool)
+    is_msg[train_rows[:n_msg]] = True
     for s in SPLITS[1:]:
         target_rows[s] = np.flatnonzero(split == s)
     # the standardised features of the target rows, split after split in one block (no second copy)
@@ -193,9 +199,10 @@ def _build(meta: pd.DataFrame, feats: list[str], column, target_frac: float, x_d
         out[f"{s}_video"] = torch.from_numpy(v_idx[rows].astype(np.int64))
         out[f"{s}_x"] = xt[bounds[k]: bounds[k + 1]]  # views of one block: saved once
         out[f"{s}_y"] = torch.from_numpy(y[rows])
+    out["train_target_mask"] = torch.from_numpy(~is_msg[target_rows["train"]])
     log.info("graph: %d users, %d videos, %d features (%s); train view %d message / %d target edges; "
              "eval view %d message edges; %s", n_u, n_v, len(feats), x_dtype, n_msg,
-             len(target_rows["train"]), len(train_rows),
+             len(train_rows) - n_msg, len(train_rows),
              ", ".join(f"{s}={len(target_rows[s])}" for s in SPLITS[1:]))
     return out
 
@@ -208,6 +215,7 @@ def graph_summary(g: dict) -> dict:
         "features": list(g["feature_names"]),
         "message_edges": {v: len(g[f"{v}_msg_user"]) for v in VIEWS},
         "target_edges": {s: len(g[f"{s}_edge_id"]) for s in SPLITS},
+        "sage_train_targets": int(g["train_target_mask"].sum()),
         "user_node_features": int(g["eval_user_x"].shape[1]),
         "video_node_features": int(g["eval_video_x"].shape[1]),
     }
@@ -230,29 +238,29 @@ def load_graph(path: str | Path) -> dict:
     need = ["feature_names", "x_mean", "x_std", "user_ids", "video_ids"]
     need += [f"{v}_{k}" for v in VIEWS for k in ("msg_user", "msg_video", "msg_y", "user_x", "video_x")]
     need += [f"{s}_{k}" for s in SPLITS for k in ("edge_id", "user", "video", "x", "y")]
+    need += ["train_target_mask"]
     missing = [k for k in need if k not in g]
     if missing:
         raise ValueError(f"graph tensors {path}: missing key(s) {missing}; rerun the `graph` rule")
     return g
 
 
-def normalized_adjacency(
-    dst: torch.Tensor, src: torch.Tensor, y: torch.Tensor, n_dst: int, n_src: int
-) -> tuple[torch.Tensor, torch.Tensor]:
-    """Channel-stacked mean adjacency from src nodes to dst nodes, and its transpose (for backward).
+def mean_adjacency(dst: torch.Tensor, src: torch.Tensor, n_dst: int, n_src: int) -> torch.Tensor:
+    """adj_t (n_dst, n_src) of the bipartite edges src -> dst as a torch.sparse CSR matrix of ones: what
+    a torch-geometric conv with a mean aggregation (SAGEConv) takes in place of an edge_index."""
+    return _csr(dst, src, torch.ones(len(dst)), n_dst, n_src)
 
-    Channel 0 averages the neighbours; channel 1 + k weights each neighbour by its centred label k,
-    so a node learns e.g. the mean embedding of the videos it rewatched. Returns CSR matrices
-    A (C*n_dst, n_src) and A^T (n_src, C*n_dst), C = 1 + number of heads.
-    """
-    deg = torch.bincount(dst, minlength=n_dst).clamp(min=1).to(torch.float32)
-    w0 = 1.0 / deg[dst]
-    yc = y - y.mean(0, keepdim=True)
-    vals = torch.cat([w0, *(w0 * yc[:, k] for k in range(y.shape[1]))])
-    c = 1 + y.shape[1]
-    rows = torch.cat([dst + k * n_dst for k in range(c)])
-    cols = src.repeat(c)
-    return _csr(rows, cols, vals, c * n_dst, n_src), _csr(cols, rows, vals, n_src, c * n_dst)
+
+def sym_norm_adjacency(user: torch.Tensor, video: torch.Tensor, n_users: int, n_videos: int) -> torch.Tensor:
+    """The label-free exposure graph of LightGCN: users 0..U-1 and videos U..U+V-1 as one node set, each
+    view (user, video) an undirected edge, weights 1 / sqrt(deg_u deg_v) (D^-1/2 A D^-1/2, no self loops;
+    repeated views add up). A symmetric (U+V, U+V) torch.sparse CSR matrix, LGConv's adj_t."""
+    n = n_users + n_videos
+    rows = torch.cat([user, video + n_users])
+    cols = torch.cat([video + n_users, user])
+    deg = torch.bincount(rows, minlength=n).clamp(min=1).to(torch.float32)
+    vals = deg[rows].rsqrt() * deg[cols].rsqrt()
+    return _csr(rows, cols, vals, n, n)
 
 
 def _csr(rows: torch.Tensor, cols: torch.Tensor, vals: torch.Tensor, n_rows: int,

@@ -2,17 +2,26 @@
 
 All models predict four logits (HEADS order) from one shared edge-feature head; they differ only in
 what the head sees:
-  logreg     linear head on the standardised edge features
-  edge_mlp   MLP head (models.mlp_hidden) on the standardised edge features
-  mf_h{d}    matrix factorisation: the MLP head on the edge features plus a per-head bilinear score
-             <W_k e_u, e_v> of learnable user and video id embeddings (size d, L2-penalised, models.emb_l2);
-             no message passing. The standard collaborative baseline a GNN has to beat.
-  gnn_h{d}   the same MLP head on [edge features, user emb, video emb, user emb * video emb], the
-             embeddings (size d) from a bipartite GraphSAGE-style encoder: learnable id embeddings plus
-             projected node features, then `gnn_layers` mean-aggregation layers over the message edges
-             (the first layer also aggregates neighbours weighted by their centred labels). The product
-             term lets a small MLP read the user x video affinity (an MLP learns dot products poorly).
-Full-graph propagation uses torch.sparse CSR adjacencies with a custom backward (no transposes per step).
+  logreg        linear head on the standardised edge features
+  edge_mlp      MLP head (models.mlp_hidden) on the standardised edge features
+  mf_h{d}       matrix factorisation: the MLP head on the edge features plus a per-head bilinear score
+                <W_k e_u, e_v> of learnable user and video id embeddings (size d, L2-penalised,
+                models.emb_l2); no message passing. The collaborative baseline a GNN has to beat.
+  lightgcn_h{d} LightGCN (He et al. 2020): the id embeddings propagated by `lightgcn_layers` torch-geometric
+                LGConv layers over the label-free, symmetric-normalised exposure graph of the train views
+                (no feature transform, no nonlinearity), averaged over layers 0..K; the result enters
+                only the per-head bilinear score, beside the MLP head on the edge features. L2 on the id
+                embeddings (layer 0) only. The graph carries no label, so every train edge is supervised.
+  gnn_h{d}      GraphSAGE: id embeddings plus projected node features, then `gnn_layers` bipartite
+                torch-geometric SAGEConv layers (mean aggregation) over the train view's message edges;
+                the MLP head on [edge features, e_u, e_v, e_u * e_v] plus the bilinear score. Its node
+                features hold label means of the message edges, so it is supervised only on the train
+                edges that pass no message (graph `train_target_mask`, models.target_frac).
+Propagation is full-graph, over torch.sparse CSR adjacencies (adj_t), so neither pyg-lib nor
+torch-sparse is needed.
+
+The model-name grammar is owned by vmrec.config (MODEL_NAME_PATTERN, model_names); model_spec here and
+the `model` wildcard of rules/common.smk use it (tests/test_models.py checks they agree).
 
 `load_model(path)` returns a `FittedModel`: `predict_proba(X, user_id, video_id) -> (n, 4)` scores any
 (user, video, context) rows; X holds the raw f_* columns in `feature_names` order.
@@ -28,15 +37,20 @@ from pathlib import Path
 import numpy as np
 import torch
 from torch import nn
+from torch_geometric.nn import LGConv, SAGEConv
 
-from vmrec.config import model_names  # noqa: F401  (re-exported: the model list lives with the config)
+from vmrec.config import (
+    MODEL_NAME_PATTERN,
+    model_names,  # noqa: F401  (re-exported: the model list lives with the config)
+)
 from vmrec.contracts import HEADS
-from vmrec.graph import normalized_adjacency
+from vmrec.graph import mean_adjacency, sym_norm_adjacency
 from vmrec.io import atomic_path
 
 log = logging.getLogger("vmrec")
 CHECKPOINT_FORMAT = "vmrec-model-v1"
-_EMB_NAME = re.compile(r"(gnn|mf)_h(\d+)")
+_MODEL_NAME = re.compile(MODEL_NAME_PATTERN)
+GRAPH_KINDS = ("gnn", "lightgcn")  # kinds that propagate over a graph view
 
 
 @dataclass
@@ -44,83 +58,47 @@ class ModelSpec:
     """Architecture of one named model (everything but the data sizes)."""
 
     name: str
-    kind: str  # logreg | edge_mlp | mf | gnn
+    kind: str  # logreg | edge_mlp | mf | lightgcn | gnn
     mlp_hidden: list[int] = field(default_factory=list)
     hidden_dim: int = 0
-    gnn_layers: int = 0
+    gnn_layers: int = 0  # propagation layers (gnn: models.gnn_layers, lightgcn: models.lightgcn_layers)
 
 
 def model_spec(name: str, models_cfg: dict) -> ModelSpec:
-    """The spec of model `name` (logreg, edge_mlp, mf_h{dim}, gnn_h{dim}) from the config's `models`."""
+    """The spec of model `name` (grammar: vmrec.config.MODEL_NAME_PATTERN) from the config's `models`."""
+    m = _MODEL_NAME.fullmatch(name)
+    if m is None:
+        raise ValueError(f"unknown model name {name!r}; expected logreg, edge_mlp, mf_h<dim>, "
+                         "lightgcn_h<dim> or gnn_h<dim>")
     if name == "logreg":
         return ModelSpec(name, "logreg")
     if name == "edge_mlp":
         return ModelSpec(name, "edge_mlp", list(models_cfg["mlp_hidden"]))
-    m = _EMB_NAME.fullmatch(name)
-    if m and m.group(1) == "mf":
-        return ModelSpec(name, "mf", list(models_cfg["mlp_hidden"]), int(m.group(2)))
-    if m:
-        return ModelSpec(name, "gnn", list(models_cfg["mlp_hidden"]), int(m.group(2)),
-                         int(models_cfg["gnn_layers"]))
-    raise ValueError(f"unknown model name {name!r}; expected logreg, edge_mlp, mf_h<dim> or gnn_h<dim>")
-
-
-class _SpMM(torch.autograd.Function):
-    """A @ H with a precomputed A^T for the backward pass (gradient w.r.t. H only)."""
-
-    @staticmethod
-    def forward(ctx, a: torch.Tensor, at: torch.Tensor, h: torch.Tensor) -> torch.Tensor:  # noqa: ANN001
-        ctx.at = at
-        return a @ h
-
-    @staticmethod
-    def backward(ctx, grad: torch.Tensor):  # noqa: ANN001, ANN205
-        return None, None, ctx.at @ grad
+    kind, dim = name.split("_h")
+    layers = {"gnn": models_cfg.get("gnn_layers", 0),
+              "lightgcn": models_cfg.get("lightgcn_layers", 0)}.get(kind, 0)
+    return ModelSpec(name, kind, list(models_cfg["mlp_hidden"]), int(dim), int(layers))
 
 
 class GraphView:
-    """One message-passing view (train or eval) on a device: adjacencies and node features."""
+    """One propagation graph on a device: for gnn (GraphSAGE) the bipartite mean adjacencies and node
+    features of a view (train or eval); for lightgcn the symmetric-normalised exposure graph."""
 
-    def __init__(self, g: dict, view: str, device: torch.device | str = "cpu") -> None:
-        u, v, y = g[f"{view}_msg_user"], g[f"{view}_msg_video"], g[f"{view}_msg_y"]
+    def __init__(self, g: dict, view: str, device: torch.device | str = "cpu", kind: str = "gnn") -> None:
+        u, v = g[f"{view}_msg_user"], g[f"{view}_msg_video"]
         self.n_users, self.n_videos = len(g["user_ids"]), len(g["video_ids"])
-        no_y = y[:, :0]
-        # video -> user (rows: users) and user -> video (rows: videos), all channels and mean only
-        self.uv = [t.to(device) for t in normalized_adjacency(u, v, y, self.n_users, self.n_videos)]
-        self.vu = [t.to(device) for t in normalized_adjacency(v, u, y, self.n_videos, self.n_users)]
-        self.uv0 = [t.to(device) for t in normalized_adjacency(u, v, no_y, self.n_users, self.n_videos)]
-        self.vu0 = [t.to(device) for t in normalized_adjacency(v, u, no_y, self.n_videos, self.n_users)]
-        self.channels = 1 + y.shape[1]
+        self.kind = kind
+        if kind == "lightgcn":
+            self.adj = sym_norm_adjacency(u, v, self.n_users, self.n_videos).to(device)
+            return
+        self.adj_uv = mean_adjacency(u, v, self.n_users, self.n_videos).to(device)  # videos -> users
+        self.adj_vu = mean_adjacency(v, u, self.n_videos, self.n_users).to(device)  # users -> videos
         self.user_x = g[f"{view}_user_x"].to(device)
         self.video_x = g[f"{view}_video_x"].to(device)
 
 
-def _aggregate(adj: list[torch.Tensor], h: torch.Tensor, n_dst: int, channels: int) -> torch.Tensor:
-    """Channel-stacked aggregation -> (n_dst, channels * dim)."""
-    out = _SpMM.apply(adj[0], adj[1], h)  # (channels * n_dst, dim)
-    return out.view(channels, n_dst, -1).permute(1, 0, 2).reshape(n_dst, -1)
-
-
-class SageLayer(nn.Module):
-    """h_dst' = act(W_self h_dst + W_nb [mean and label-weighted means of h_src]), per node type."""
-
-    def __init__(self, dim: int, channels: int, act: bool) -> None:
-        super().__init__()
-        self.channels, self.act = channels, act
-        self.self_u, self.self_v = nn.Linear(dim, dim), nn.Linear(dim, dim)
-        self.nb_u = nn.Linear(channels * dim, dim, bias=False)
-        self.nb_v = nn.Linear(channels * dim, dim, bias=False)
-
-    def forward(self, hu: torch.Tensor, hv: torch.Tensor,
-                view: GraphView) -> tuple[torch.Tensor, torch.Tensor]:
-        uv, vu = (view.uv, view.vu) if self.channels > 1 else (view.uv0, view.vu0)
-        nu = self.self_u(hu) + self.nb_u(_aggregate(uv, hv, view.n_users, self.channels))
-        nv = self.self_v(hv) + self.nb_v(_aggregate(vu, hu, view.n_videos, self.channels))
-        return (torch.relu(nu), torch.relu(nv)) if self.act else (nu, nv)
-
-
 class IdEmbeddings(nn.Module):
-    """Learnable user and video id embeddings: the encoder of mf models, the base of the GNN's."""
+    """Learnable user and video id embeddings: the encoder of mf models, the base of the GNNs'."""
 
     def __init__(self, n_users: int, n_videos: int, dim: int) -> None:
         super().__init__()
@@ -132,25 +110,46 @@ class IdEmbeddings(nn.Module):
         return self.emb_u.weight, self.emb_v.weight
 
 
-class GNNEncoder(nn.Module):
-    """Bipartite GraphSAGE: id embedding + projected node features, then `layers` SageLayers."""
+class LightGCNEncoder(nn.Module):
+    """LightGCN: id embeddings E0, E_{k+1} = A_sym E_k by LGConv (K layers), output mean(E0..EK)."""
+
+    def __init__(self, n_users: int, n_videos: int, dim: int, layers: int) -> None:
+        super().__init__()
+        self.ids = IdEmbeddings(n_users, n_videos, dim)
+        self.convs = nn.ModuleList(LGConv(normalize=False) for _ in range(layers))  # A is pre-normalised
+
+    def forward(self, view: GraphView) -> tuple[torch.Tensor, torch.Tensor]:
+        eu, ev = self.ids()
+        h = torch.cat([eu, ev])
+        out = h
+        for conv in self.convs:
+            h = conv(h, view.adj)
+            out = out + h
+        out = out / (len(self.convs) + 1)
+        return out[: len(eu)], out[len(eu):]
+
+
+class SageEncoder(nn.Module):
+    """Bipartite GraphSAGE: id embedding + projected node features, then `layers` pairs of SAGEConv
+    (videos -> users, users -> videos; ReLU between layers) and a skip from the input embeddings."""
 
     def __init__(self, n_users: int, n_videos: int, user_x_dim: int, video_x_dim: int, dim: int,
-                 layers: int, channels: int) -> None:
+                 layers: int) -> None:
         super().__init__()
         self.ids = IdEmbeddings(n_users, n_videos, dim)
         self.lin_u, self.lin_v = nn.Linear(user_x_dim, dim), nn.Linear(video_x_dim, dim)
-        self.layers = nn.ModuleList(
-            SageLayer(dim, channels if i == 0 else 1, act=i < layers - 1) for i in range(layers)
-        )
+        self.conv_u = nn.ModuleList(SAGEConv((dim, dim), dim, aggr="mean") for _ in range(layers))
+        self.conv_v = nn.ModuleList(SAGEConv((dim, dim), dim, aggr="mean") for _ in range(layers))
 
     def forward(self, view: GraphView) -> tuple[torch.Tensor, torch.Tensor]:
         eu, ev = self.ids()
         hu = eu + self.lin_u(view.user_x)  # (U, dim)
         hv = ev + self.lin_v(view.video_x)  # (V, dim)
         hu0, hv0 = hu, hv
-        for layer in self.layers:
-            hu, hv = layer(hu, hv, view)
+        last = len(self.conv_u) - 1
+        for i, (cu, cv) in enumerate(zip(self.conv_u, self.conv_v, strict=True)):
+            nu, nv = cu((hv, hu), view.adj_uv), cv((hu, hv), view.adj_vu)
+            hu, hv = (nu, nv) if i == last else (torch.relu(nu), torch.relu(nv))
         return hu + hu0, hv + hv0  # skip: the id embeddings reach the head directly (MF path)
 
 
@@ -164,21 +163,24 @@ def _mlp(n_in: int, hidden: list[int], n_out: int) -> nn.Module:
 
 
 class EngagementNet(nn.Module):
-    """Shared edge-feature head (+ id embeddings for mf, GNN encoder for gnn models) -> four logits."""
+    """Shared edge-feature head (+ id embeddings for mf, a graph encoder for lightgcn and gnn) -> four
+    logits."""
 
     def __init__(self, spec: ModelSpec, n_features: int, n_users: int = 0, n_videos: int = 0,
-                 user_x_dim: int = 0, video_x_dim: int = 0, channels: int = 1 + len(HEADS)) -> None:
+                 user_x_dim: int = 0, video_x_dim: int = 0) -> None:
         super().__init__()
         self.spec = spec
-        self.encoder: GNNEncoder | IdEmbeddings | None = None
+        self.encoder: SageEncoder | LightGCNEncoder | IdEmbeddings | None = None
         n_in = n_features
         if spec.kind == "mf":
             self.encoder = IdEmbeddings(n_users, n_videos, spec.hidden_dim)
-            self.bilinear = nn.Linear(spec.hidden_dim, len(HEADS), bias=False)
+        if spec.kind == "lightgcn":
+            self.encoder = LightGCNEncoder(n_users, n_videos, spec.hidden_dim, spec.gnn_layers)
         if spec.kind == "gnn":
-            self.encoder = GNNEncoder(n_users, n_videos, user_x_dim, video_x_dim, spec.hidden_dim,
-                                      spec.gnn_layers, channels)
+            self.encoder = SageEncoder(n_users, n_videos, user_x_dim, video_x_dim, spec.hidden_dim,
+                                       spec.gnn_layers)
             n_in += 3 * spec.hidden_dim
+        if self.encoder is not None:
             # per-head bilinear score <W_k eu, ev>: the matrix-factorisation term, added to the head's logits
             self.bilinear = nn.Linear(spec.hidden_dim, len(HEADS), bias=False)
         self.head = nn.Linear(n_in, len(HEADS)) if spec.kind == "logreg" else _mlp(n_in, spec.mlp_hidden,
@@ -187,15 +189,29 @@ class EngagementNet(nn.Module):
     @property
     def needs_graph(self) -> bool:
         """Whether the model propagates over message edges (needs GraphViews)."""
-        return self.spec.kind == "gnn"
+        return self.spec.kind in GRAPH_KINDS
+
+    def graph_views(self, g: dict, device: torch.device | str) -> tuple[GraphView | None, GraphView | None]:
+        """(training view, evaluation view). GraphSAGE: the train view (older train edges, labelled
+        messages) in training, the eval view (all train edges) for val/test/small. LightGCN: the label-free
+        graph of all train edges for both (an edge's existence may reach its own prediction)."""
+        if self.spec.kind == "gnn":
+            return GraphView(g, "train", device, "gnn"), GraphView(g, "eval", device, "gnn")
+        if self.spec.kind == "lightgcn":
+            view = GraphView(g, "eval", device, "lightgcn")
+            return view, view
+        return None, None
 
     def embed(self, view: GraphView | None) -> tuple[torch.Tensor, torch.Tensor] | None:
-        """Node embeddings of a view (None for models without a graph)."""
+        """Node embeddings of a view (None for models without embeddings)."""
         return None if self.encoder is None else self.encoder(view)
 
     def embedding_penalty(self, u: torch.Tensor, v: torch.Tensor,
                           emb: tuple[torch.Tensor, torch.Tensor]) -> torch.Tensor:
-        """Mean squared norm of the embeddings of edges (u, v): the L2 term of the factorisation."""
+        """Mean squared norm of the embeddings of edges (u, v): the L2 term of the factorisation. LightGCN
+        penalises its id embeddings (layer 0), the others the embeddings the score reads."""
+        if self.spec.kind == "lightgcn":
+            emb = self.encoder.ids()
         return (emb[0][u].pow(2).sum() + emb[1][v].pow(2).sum()) / len(u)
 
     def forward(self, x: torch.Tensor, u: torch.Tensor, v: torch.Tensor,
@@ -205,7 +221,7 @@ class EngagementNet(nn.Module):
             return self.head(x)
         eu, ev = emb[0][u], emb[1][v]
         prod = eu * ev
-        if self.spec.kind == "mf":
+        if self.spec.kind in ("mf", "lightgcn"):
             return self.head(x) + self.bilinear(prod)
         return self.head(torch.cat([x, eu, ev, prod], dim=1)) + self.bilinear(prod)
 
@@ -271,8 +287,8 @@ def save_checkpoint(path: str | Path, net: EngagementNet, g: dict,
         "n_features": len(g["feature_names"]),
         "n_users": len(g["user_ids"]),
         "n_videos": len(g["video_ids"]),
-        "user_x_dim": int(enc.lin_u.in_features) if isinstance(enc, GNNEncoder) else 0,
-        "video_x_dim": int(enc.lin_v.in_features) if isinstance(enc, GNNEncoder) else 0,
+        "user_x_dim": int(enc.lin_u.in_features) if isinstance(enc, SageEncoder) else 0,
+        "video_x_dim": int(enc.lin_v.in_features) if isinstance(enc, SageEncoder) else 0,
         "feature_names": list(g["feature_names"]),
         "x_mean": g["x_mean"], "x_std": g["x_std"],
         "user_ids": g["user_ids"], "video_ids": g["video_ids"],
@@ -301,6 +317,6 @@ def load_model(path: str | Path, batch_size: int = 65536) -> FittedModel:
         net.load_state_dict(ckpt["state_dict"])
     except RuntimeError as e:
         raise ValueError(f"model checkpoint {path}: weights do not match model {spec.name}: {e}") from e
-    emb = (ckpt["user_emb"], ckpt["video_emb"]) if spec.kind in ("mf", "gnn") else None
+    emb = (ckpt["user_emb"], ckpt["video_emb"]) if spec.kind in ("mf", *GRAPH_KINDS) else None
     return FittedModel(net, ckpt["feature_names"], ckpt["x_mean"], ckpt["x_std"], ckpt["user_ids"],
                        ckpt["video_ids"], emb, batch_size)

@@ -45,35 +45,6 @@ class TrainResult:
     emb: tuple[torch.Tensor, torch.Tensor] | None  # eval-view node embeddings of the best model
 
 
-class Adam:
-    """Plain Adam (Kingma & Ba), numerically the update of torch.optim.Adam's defaults.
-
-    torch.optim imports torch._dynamo on first use, which costs ~10 s per process on a busy 2-core
-    machine; every sweep point is its own short process, so that import would dominate the sweep."""
-
-    def __init__(self, params, lr: float, betas: tuple[float, float] = (0.9, 0.999),
-                 eps: float = 1e-8) -> None:
-        self.params = [p for p in params if p.requires_grad]
-        self.lr, (self.b1, self.b2), self.eps, self.t = lr, betas, eps, 0
-        self.m = [torch.zeros_like(p) for p in self.params]
-        self.v = [torch.zeros_like(p) for p in self.params]
-
-    def zero_grad(self) -> None:
-        for p in self.params:
-            p.grad = None
-
-    @torch.no_grad()
-    def step(self) -> None:
-        self.t += 1
-        c1, c2 = 1 - self.b1**self.t, 1 - self.b2**self.t
-        for p, m, v in zip(self.params, self.m, self.v, strict=True):
-            if p.grad is None:
-                continue
-            m.mul_(self.b1).add_(p.grad, alpha=1 - self.b1)
-            v.mul_(self.b2).addcmul_(p.grad, p.grad, value=1 - self.b2)
-            p.addcdiv_(m, (v / c2).sqrt_().add_(self.eps), value=-self.lr / c1)
-
-
 def seed_everything(seed: int) -> None:
     """Seed torch and numpy, and pick deterministic kernels: with more than one thread the default
     CPU kernels (e.g. the accumulating backward of the embedding gathers) differ from run to run in
@@ -81,6 +52,15 @@ def seed_everything(seed: int) -> None:
     torch.manual_seed(seed)
     np.random.seed(seed % 2**32)
     torch.use_deterministic_algorithms(True, warn_only=True)
+
+
+def supervised_rows(spec: ModelSpec, g: dict) -> torch.Tensor:
+    """Indices of the train targets a model is supervised on: every train edge, except for the GraphSAGE
+    family (gnn), whose labelled messages and node label means come from the older train edges: it
+    trains on the newest models.target_frac only (graph `train_target_mask`), never on a message edge."""
+    if spec.kind == "gnn":
+        return torch.nonzero(g["train_target_mask"]).flatten()
+    return torch.arange(len(g["train_x"]))
 
 
 def build_net(spec: ModelSpec, g: dict) -> EngagementNet:
@@ -115,17 +95,17 @@ def train_model(spec: ModelSpec, g: dict, s: TrainSettings, device: torch.device
     """Train one model on the graph dict `g`; return the best (validation mean AUC) weights and curve."""
     seed_everything(s.seed)
     net = build_net(spec, g).to(device)
-    train_view = GraphView(g, "train", device) if net.needs_graph else None
-    eval_view = GraphView(g, "eval", device) if net.needs_graph else None
+    train_view, eval_view = net.graph_views(g, device)
     gen = torch.Generator().manual_seed(s.seed)
-    n_all = len(g["train_x"])
-    rows = torch.arange(n_all)
+    rows = supervised_rows(spec, g)
     if s.subset_frac < 1:
-        rows = torch.randperm(n_all, generator=gen)[: max(1, int(round(s.subset_frac * n_all)))].sort().values
+        n_all = len(rows)
+        keep = torch.randperm(n_all, generator=gen)[: max(1, int(round(s.subset_frac * n_all)))]
+        rows = rows[keep.sort().values]
     x, u, v, y = (g[f"train_{k}"][rows].to(device) for k in ("x", "user", "video", "y"))
     w = torch.tensor([s.head_weights[h] for h in HEADS], dtype=torch.float32, device=device)
     y_val = g["val_y"].numpy()
-    opt = Adam(net.parameters(), lr=s.lr)
+    opt = torch.optim.Adam(net.parameters(), lr=s.lr)
     n = len(x)
     log.info("%s: device %s, %d supervised train edges (subset_frac %.3g), lr %g, batch %d, %d parameters",
              spec.name, device, n, s.subset_frac, s.lr, s.batch_size,
