@@ -56,7 +56,7 @@ def main(smk) -> None:  # noqa: ANN001  (the Snakemake object)
         held = held_out_sessions(sessions, list(vm["session_splits"]))
         sess = _subsample_sessions(held, vm["max_sessions"], seed)
         choices = session_choice_data(sess, views, truth_scorer(smk.params.truth_dir, sess),
-                                      n_alternatives=mpl["alternatives"], pool_size=vm["pool_size"],
+                                      n_alternatives=mpl["alternatives"], pool_size=mpl["pool_size"],
                                       seed=seed, blocked=blocked_pairs(smk.input.small))
     else:
         from vmrec.features import ItemFeatureLookup
@@ -108,7 +108,7 @@ def main(smk) -> None:  # noqa: ANN001  (the Snakemake object)
         pools = make(1.0, vm["popularity_tilt"])
         choices = session_choice_data(
             sess, views, lambda long: score_pools(long, sess, smk.input.edges, lookup, model, ctx=ctx),
-            n_alternatives=mpl["alternatives"], pool_size=vm["pool_size"], seed=seed, blocked=blocked)
+            n_alternatives=mpl["alternatives"], pool_size=mpl["pool_size"], seed=seed, blocked=blocked)
         if smk.params.truth_dir:
             logged = pools_from_long(score_pools(logged_long, logged_sess, smk.input.edges, lookup, model),
                                      all_content, source=TRUTH_POOLS)
