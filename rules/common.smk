@@ -64,10 +64,12 @@ def model_params(wildcards):
 
 
 def sweep_points(wildcards):
+    sw = config["sweep"]
+    lightgcn = wildcards.model.startswith("lightgcn_h") and sw.get("lightgcn_batch_size")
     return expand(
         f"{R}/sweep/{wildcards.model}/lr{{lr}}_bs{{bs}}.json",
-        lr=[f"{lr:g}" for lr in config["sweep"]["lr"]],
-        bs=config["sweep"]["batch_size"],
+        lr=[f"{lr:g}" for lr in sw["lr"]],
+        bs=sw["lightgcn_batch_size"] if lightgcn else sw["batch_size"],
     )
 
 

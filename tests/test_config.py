@@ -124,7 +124,10 @@ def test_recovery_planted_weights_are_checked_by_position():
 def test_lightgcn_keys_are_validated_with_defaults():
     cfg = validate_config({})
     assert cfg["models"]["lightgcn_dims"] == [64] and cfg["models"]["lightgcn_layers"] == 2
-    assert cfg["models"]["lightgcn_l2"] == 0.003
+    assert cfg["models"]["lightgcn_l2"] == 0.003 and cfg["sweep"]["lightgcn_batch_size"] == [8192]
+    assert validate_config({"sweep": {"lightgcn_batch_size": None}})["sweep"]["lightgcn_batch_size"] is None
+    with pytest.raises(ConfigError, match="lightgcn_batch_size"):
+        validate_config({"sweep": {"lightgcn_batch_size": [0]}})
     from vmrec.config import model_names
 
     assert "lightgcn_h64" in model_names(cfg["models"])
