@@ -201,8 +201,7 @@ def choice_data(
 class _Model:
     """The penalised negative log-likelihood as a torch function of (beta, alpha, a, b)."""
 
-    def __init__(self, d: ChoiceData, alpha_l2: float, positions: int = 3, quadrature: int = 0,
-                 dtype=torch.float64) -> None:
+    def __init__(self, d: ChoiceData, alpha_l2: float, positions: int = 3, dtype=torch.float64) -> None:
         t = lambda x: torch.tensor(np.asarray(x), dtype=dtype)  # noqa: E731  (a copy: inputs may be read-only)
         k = np.minimum(d.length, positions)
         Lk = int(k.max())
@@ -227,10 +226,6 @@ class _Model:
         h = np.r_[np.full(4, 0.05), h_alpha, np.full(2, alpha_l2 * len(d.videos) / self.n_choices)]
         self.precondition = t(1.0 / np.sqrt(h))
         self.V = len(d.videos)
-        self.nodes = self.log_w = None
-        if quadrature > 0:
-            x, wq = np.polynomial.hermite.hermgauss(quadrature)
-            self.nodes, self.log_w = t(np.sqrt(2.0) * x), t(np.log(wq / np.sqrt(np.pi)))
 
     def session_loglik(self, beta: torch.Tensor, alpha: torch.Tensor) -> torch.Tensor:
         """(S,) log-likelihood of each session's list."""
@@ -253,22 +248,10 @@ class _Model:
         base = torch.where(self.alt_ok, alpha[self.vid_alt] - log_z[:, None] - self.log_g, neg_inf)
         log_m1 = torch.logsumexp(base + ua, 1) - np.log(self.n_alt)
         num = torch.where(self.mask, alpha[self.vid_list] - log_z[:, None] + u, torch.zeros_like(u)).sum(1)
-        if self.nodes is None:  # plug-in: R at its mean
-            log_r = torch.where(self.has_rest, self.log_rest + log_m1, neg_inf)
-            denom = torch.logaddexp(log_a, log_r[:, None])
-            return num - torch.where(self.mask, denom, torch.zeros_like(u)).sum(1)
-        # R = sum of `rest` iid exp(u) draws from q: lognormal with R's mean and variance, integrated by
-        # Gauss-Hermite quadrature
-        log_m2 = torch.logsumexp(base + 2 * ua, 1) - np.log(self.n_alt)
-        mean = self.log_rest + log_m1
-        ratio = torch.clamp(torch.exp(log_m2 - 2 * log_m1) - 1, min=0) / torch.exp(self.log_rest)
-        s2 = torch.log1p(ratio)
-        mu = mean - 0.5 * s2
-        log_r = mu[:, None] + torch.sqrt(s2)[:, None] * self.nodes[None, :]  # (S, N)
-        log_r = torch.where(self.has_rest[:, None], log_r, neg_inf)
-        denom = torch.logaddexp(log_a[:, :, None], log_r[:, None, :])  # (S, Lmax, N)
-        per_node = -torch.where(self.mask[:, :, None], denom, torch.zeros_like(denom)).sum(1)
-        return num + torch.logsumexp(per_node + self.log_w[None, :], 1)
+        # the pool's unseen rest at its mean (the plug-in: module docstring)
+        log_r = torch.where(self.has_rest, self.log_rest + log_m1, neg_inf)
+        denom = torch.logaddexp(log_a, log_r[:, None])
+        return num - torch.where(self.mask, denom, torch.zeros_like(u)).sum(1)
 
     def objective(self, theta: torch.Tensor, weights: torch.Tensor | None = None) -> torch.Tensor:
         beta, alpha, ab = theta[:4], theta[4 : 4 + self.V], theta[4 + self.V :]
