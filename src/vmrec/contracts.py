@@ -45,6 +45,10 @@ RAW_FILES: tuple[str, ...] = (
 )
 RAW_SUBDIR = "KuaiRec 2.0/data"
 TIMEZONE = "Asia/Shanghai"
+UTC_OFFSET_S = 8 * 3600
+"""Offset of TIMEZONE from UTC in seconds: Asia/Shanghai is UTC+8 without daylight saving since 1991."""
+N_TAGS = 31
+"""Tag ids of item_categories.csv `feat` are 0..N_TAGS-1."""
 
 # --- ingest tables (R/tables/<stem>.parquet) ------------------------------------------------------
 # Arrow types as strings; "?" marks a nullable column. Columns appear in this order.

@@ -39,7 +39,7 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 from tqdm import tqdm
 
-from vmrec.contracts import EDGE_ID_COLUMNS, FEATURE_GROUPS, FEATURE_PREFIX, HEADS, SPLITS
+from vmrec.contracts import EDGE_ID_COLUMNS, FEATURE_GROUPS, FEATURE_PREFIX, HEADS, N_TAGS, SPLITS
 from vmrec.io import atomic_path, write_parquet, write_text
 from vmrec.labels import derive_labels
 
@@ -76,7 +76,6 @@ ONEHOT_MAX_WIDTH = 12
 frequency of their value among users (target-free)."""
 
 # --- item feature vocabularies (item_daily_features.csv) ------------------------------------------
-N_TAGS = 31
 MAX_UPLOAD_TYPES = 16
 DAILY_COUNTS = ("show_cnt", "play_cnt", "play_user_num", "complete_play_cnt", "valid_play_cnt",
                 "long_time_play_cnt", "short_time_play_cnt", "like_cnt", "comment_cnt", "share_cnt",

@@ -44,6 +44,7 @@ from tqdm import tqdm
 
 from vmrec.contracts import (
     HEADS,
+    N_TAGS,
     PROB_COLUMNS,
     RAW_SUBDIR,
     TABLE_COLUMNS,
@@ -136,7 +137,6 @@ SCALES: dict[str, ScaleSpec] = {
     "full": ScaleSpec(7176, 10728, 1411, 3327, 12_530_806, 472, 100_000, 0.045),
 }
 
-N_TAGS = 31
 TAG_NAMES = ("美食", "搞笑", "音乐", "舞蹈", "游戏", "宠物", "旅行", "时尚", "美妆", "体育", "汽车", "科技",
              "教育", "影视", "动漫", "亲子", "生活", "情感", "健身", "摄影", "三农", "军事", "历史", "财经",
              "房产", "家居", "手工", "职场", "健康", "明星", "才艺")
