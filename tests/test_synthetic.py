@@ -360,3 +360,27 @@ def test_small_matrix_like_big_tiny(tiny_raw):
 
 def test_small_matrix_like_big_small(small_raw):
     _check_small_like_big(small_raw, median_tol=0.08)
+
+
+def test_package_exports_what_the_code_imports():
+    """Every name that src/, scripts/ or tests/ import from vmrec.synthetic (or reach as
+    vmrec.synthetic.X) is exported by the package, including callers no other test runs (learnability,
+    the benchmarks), and every name of __all__ resolves."""
+    import vmrec.synthetic as synthetic
+
+    root = Path(__file__).resolve().parents[1]
+    used: dict[str, str] = {}
+    for path in [*root.glob("src/vmrec/**/*.py"), *root.glob("scripts/*.py"), *root.glob("tests/*.py")]:
+        if "synthetic" in path.relative_to(root).parts[:3]:
+            continue  # the package itself
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.ImportFrom) and node.module == "vmrec.synthetic":
+                used.update({a.name: path.name for a in node.names})
+            elif (isinstance(node, ast.Attribute) and isinstance(node.value, ast.Attribute)
+                  and node.value.attr == "synthetic" and isinstance(node.value.value, ast.Name)
+                  and node.value.value.id == "vmrec"):
+                used[node.attr] = path.name
+    assert {"generate", "head_probs", "local_hour", "make_world"} <= set(used)
+    missing = {name: where for name, where in used.items() if not hasattr(synthetic, name)}
+    assert not missing, f"names imported from vmrec.synthetic but not exported by it: {missing}"
+    assert all(hasattr(synthetic, name) for name in synthetic.__all__)
