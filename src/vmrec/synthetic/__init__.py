@@ -1,9 +1,11 @@
 """Synthetic KuaiRec 2.0 with planted ground truth.
 
-`generate()` writes the seven KuaiRec 2.0 CSVs in the exact release formats (docs/data.md, "The
-release's files") plus `truth/` (contracts.TRUTH_*): the true head probabilities of every small cell
-and every big row, the candidate pools of the logged sessions and the planted value model of the
-logging policy. The modules, in the order `generate` uses them:
+`generate()` writes the seven KuaiRec 2.0 CSVs in the exact release formats
+(docs/data.md, "The release's files") plus `truth/` (contracts.TRUTH_*): the true head probabilities of
+every small cell and every big row, the candidate pools of the logged sessions and the planted value
+model of the logging policy (docs/data.md, "The synthetic world").
+
+The modules, in the order `generate` uses them:
 
   clock        local (Beijing) time, the days the logs cover, the hour-of-day profile
   world        users, videos and their parameters (`make_world`, SCALES)

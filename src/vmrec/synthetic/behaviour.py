@@ -23,7 +23,7 @@ from tqdm import tqdm
 from vmrec.synthetic.clock import HOUR_PROFILE
 from vmrec.synthetic.world import REF_DURATION_MS, World
 
-# Label thresholds the true probabilities refer to (the config defaults, docs/data.md, "Labels").
+# Label thresholds the true probabilities refer to (the config defaults: docs/data.md, "Labels").
 LABEL_THRESHOLDS = {"complete_ratio": 0.9, "long_seconds": 18.0, "rewatch_ratio": 2.0, "neg_seconds": 3.0}
 
 SKIP_MEDIAN_MS = 1500.0
@@ -133,9 +133,9 @@ def behave(world: World, u, v, hour, d, rng: np.random.Generator | None, chunk: 
 
 
 def platform_rates(world: World, rng: np.random.Generator, n_ref: int = 32) -> dict[str, np.ndarray]:
-    """Per video, the platform-wide true rates under the release's play definitions (docs/data.md,
-    "The release's files"), averaged over `n_ref` random users at random hours: what the daily
-    statistics are drawn from."""
+    """Per video, the platform-wide true rates under the release's play definitions
+    (docs/data.md, "The release's files"), averaged over `n_ref` random users at random hours: what the
+    daily statistics are drawn from."""
     V = world.n_videos
     v = np.repeat(np.arange(V), n_ref)
     u = rng.integers(0, world.n_users, len(v))

@@ -1,8 +1,8 @@
 """The release's side files: social_network, user_features, item_categories, item_daily_features and
 kuairec_caption_category, drawn from the world (`write_side_files`).
 
-See (docs/data.md, "The release's files") for their formats and (docs/data.md, "Quirks the loader
-handles") for the oddities planted here (empty fields, UNKNOWN and -124 markers, bare \\r in captions).
+Formats: (docs/data.md, "The release's files"); the oddities planted here (empty fields, UNKNOWN and
+-124 markers, bare \\r in captions): (docs/data.md, "Quirks the loader handles").
 """
 
 from __future__ import annotations

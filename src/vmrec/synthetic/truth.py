@@ -63,8 +63,8 @@ def write_probs(path: Path, cols: dict, probs: np.ndarray) -> None:
 
 
 def interaction_stats(play: np.ndarray, d: np.ndarray, probs: np.ndarray) -> dict:
-    """Distribution summary of views: watch_ratio buckets (those of the release: docs/data.md, "The
-    release's files"), medians, head rates."""
+    """Distribution summary of views: watch_ratio buckets (those of the release:
+    docs/data.md, "The release's files"), medians, head rates."""
     r = play / d
     out = {
         "rows": int(len(play)),

@@ -3,8 +3,8 @@
 Fast vectorised formatting (Arrow string kernels) of big_matrix.csv and small_matrix.csv: local `time`
 strings, `timestamp` with its trimmed fraction, `date` (with a float `.0` on small), Python repr() of
 `watch_ratio`. `write_big` also plants the release's big_matrix quirks: exact duplicate rows and `date`
-labels a day off. See (docs/data.md, "The release's files") and (docs/data.md, "Quirks the loader
-handles").
+labels a day off. Formats: (docs/data.md, "The release's files"); quirks:
+(docs/data.md, "Quirks the loader handles").
 """
 
 from __future__ import annotations
