@@ -45,6 +45,8 @@ RAW_FILES: tuple[str, ...] = (
 )
 RAW_SUBDIR = "KuaiRec 2.0/data"
 TIMEZONE = "Asia/Shanghai"
+N_TAGS = 31
+"""Tag ids of item_categories.feat are 0..N_TAGS-1 (the release's tag vocabulary)."""
 
 # --- ingest tables (R/tables/<stem>.parquet) ------------------------------------------------------
 # Arrow types as strings; "?" marks a nullable column. Columns appear in this order.
