@@ -42,7 +42,7 @@ from tqdm.auto import tqdm
 from vmrec.contracts import RAW_FILES, TIMEZONE
 from vmrec.ingest_convert import MatrixStats, check_unique, convert_column, convert_matrix
 from vmrec.ingest_duplicates import EXACT_DUPLICATE_KEYS, duplicate_mask
-from vmrec.ingest_readers import CHUNK_BYTES, MAX_SHOWN, Where, fail, read_blocks
+from vmrec.ingest_readers import MAX_SHOWN, Where, fail, read_blocks
 from vmrec.ingest_specs import (
     SPECS,
     FileSpec,
@@ -205,6 +205,6 @@ def _write_table(table: pa.Table, path: Path, spec: FileSpec) -> None:
     pq.write_table(table, path, use_dictionary=dictionary)
 
 
-__all__ = ["CHUNK_BYTES", "DUPLICATE_POLICIES", "EXACT_DUPLICATE_KEYS", "ID_REFERENCES", "IngestError",
+__all__ = ["DUPLICATE_POLICIES", "EXACT_DUPLICATE_KEYS", "ID_REFERENCES", "IngestError",
            "SPECS", "arrow_type", "contract_schema", "ingest_all", "read_table", "schema_strings",
            "type_string"]
