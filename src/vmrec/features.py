@@ -389,8 +389,9 @@ def build_edge_table(tables_dir: Path, out_edges: Path, out_columns: Path, out_i
         umat, upos, udesc = user_columns(tables_dir, rows.user_id)
     with timed("item features"):
         videos, days = item_grid_axes(tables_dir, rows.video_id, rows.view_day)
+        # undated small rows: the first day
         rows.view_day = np.where(np.isnan(rows.view_day), days[0], rows.view_day).astype(np.int64)
-        vpos = np.searchsorted(videos, rows.video_id)  # undated small rows (above): the first day
+        vpos = np.searchsorted(videos, rows.video_id)
         median_dur = median_duration(len(videos), vpos, dur_all)
         del dur_all
         imat, idesc = item_columns(tables_dir, videos, days, median_dur)
