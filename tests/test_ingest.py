@@ -1,5 +1,5 @@
-"""Ingest: hand-written fixtures in the exact KuaiRec 2.0 formats (docs/KUAIREC.md), every quirk, bad
-inputs (clear error, no output at all), and a round trip on the tiny synthetic data."""
+"""Ingest: hand-written fixtures in the exact KuaiRec 2.0 formats (docs/data.md, "The release's files"),
+every quirk, bad inputs (clear error, no output at all), and a round trip on the tiny synthetic data."""
 
 from __future__ import annotations
 
@@ -38,7 +38,7 @@ def _view(user: int, video: int, play: int, dur: int, ts: str | None, date_float
 
 BIG = "\n".join([
     "user_id,video_id,play_duration,video_duration,time,date,timestamp,watch_ratio",
-    # the three real rows of KUAIREC.md, verbatim
+    # three real rows of the release's big_matrix.csv, verbatim (docs/data.md, "The release's files")
     "0,3649,13838,10867,2020-07-05 00:08:23.438,20200705,1593878903.438,1.2733965215790926",
     "0,8228,13484,8576,2020-07-05 01:00:25.5,20200705,1593882025.5,1.572294776119403",
     "0,6789,2327,13267,2020-07-05 03:28:02.32,20200705,1593890882.32,0.1753976030752996",
@@ -454,15 +454,15 @@ def test_copy_of_raw_is_not_needed(raw, tmp_path):
 def test_duplicate_detection_is_exact(tiny_raw_dir):
     """The hash-based duplicate finder agrees with pandas' exact duplicated() on the tiny big matrix,
     including rows that differ in a single column."""
-    from vmrec.ingest import _DUP_KEYS, _duplicate_mask
+    from vmrec.ingest_duplicates import EXACT_DUPLICATE_KEYS, duplicate_mask
 
     big = read_table(tiny_raw_dir / "big_matrix.csv")
     extra = big.slice(0, 50)
     i = extra.schema.get_field_index("watch_ratio")
     tweaked = extra.set_column(i, extra.schema.field(i), pa.compute.add(extra["watch_ratio"], 1e-12))
     t = pa.concat_tables([big, extra, tweaked])
-    expected = t.select(list(_DUP_KEYS)).to_pandas().duplicated(keep="first").to_numpy()
-    got = _duplicate_mask(t)
+    expected = t.select(list(EXACT_DUPLICATE_KEYS)).to_pandas().duplicated(keep="first").to_numpy()
+    got = duplicate_mask(t)
     assert expected.sum() >= 50
     np.testing.assert_array_equal(got, expected)
 
@@ -470,10 +470,10 @@ def test_duplicate_detection_is_exact(tiny_raw_dir):
 def test_block_wise_reading_matches_one_block(raw, tmp_path, monkeypatch):
     """Tiny blocks (a few lines each, some longer than a block) give the same table, csv_row and
     duplicate handling as one block, and errors still name the right line."""
-    import vmrec.ingest as ingest
+    import vmrec.ingest_readers as readers
 
     whole = read_table(raw / "big_matrix.csv", duplicates="drop")
-    monkeypatch.setattr(ingest, "CHUNK_BYTES", 60)
+    monkeypatch.setattr(readers, "CHUNK_BYTES", 60)
     blocks = read_table(raw / "big_matrix.csv", duplicates="drop")
     assert blocks.equals(whole)
     msg, _ = _bad(tmp_path, "big_matrix.csv", BIG.replace("\n2,8228,140,", "\n2,8228,x140,", 1))

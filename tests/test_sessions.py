@@ -104,3 +104,18 @@ def test_length_summary_and_histogram(tmp_path):
     ]
     plot_length_histogram(summary, tmp_path / "h.png")
     assert (tmp_path / "h.png").read_bytes()[:4] == b"\x89PNG"
+
+
+def test_sessions_drop_exactly_the_rows_ingest_calls_duplicates(tiny_tables):
+    """One definition of an exact duplicate (vmrec.ingest_duplicates): on the tiny big_matrix, the views
+    sessionize drops as duplicates are the rows ingest's duplicates=drop would drop."""
+    import pyarrow.parquet as pq
+
+    from vmrec.ingest_duplicates import duplicate_mask
+
+    table = pq.read_table(tiny_tables / "big_matrix.parquet")
+    dup = duplicate_mask(table)
+    assert dup.any(), "the tiny big_matrix should hold exact duplicates"
+    kept = sessionize(table.to_pandas(), 30, 1, 10**9, drop_duplicates=True)
+    expected = np.sort(table["csv_row"].to_numpy()[~dup])
+    np.testing.assert_array_equal(np.sort(kept["csv_row"].to_numpy()), expected)

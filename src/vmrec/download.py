@@ -1,9 +1,9 @@
 """Fetch the real KuaiRec 2.0 release (Zenodo) into `kuairec_dir`, unless the seven CSVs are already there.
 
-The official `KuaiRec.zip` (docs/KUAIREC.md) is streamed to a temp file with a progress bar, its size
-and MD5 are checked, and the seven CSVs are extracted from `KuaiRec 2.0/data/` (or the older
-`KuaiRec/data/`) into `kuairec_dir`, each renamed into place only when complete and then made
-read-only. Offline, it fails after a short connect timeout and says where to put the files by hand.
+The official `KuaiRec.zip` (docs/data.md, "The release's files") is streamed to a temp file with a
+progress bar, its size and MD5 are checked, and the seven CSVs are extracted from `KuaiRec 2.0/data/`
+(or the older `KuaiRec/data/`) into `kuairec_dir`, each renamed into place only when complete and then
+made read-only. Offline, it fails after a short connect timeout and says where to put the files by hand.
 """
 
 from __future__ import annotations

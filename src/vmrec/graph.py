@@ -1,11 +1,12 @@
 """Graph tensors for the engagement models: node maps, node features, message edges, supervised edges.
 
-Leakage rule (DESIGN.md): no label of a supervised target edge reaches its own prediction. Every train
-edge is a supervised train target (split `train`). Train edges are also cut by time for the models
-whose messages carry labels (the GraphSAGE family, gnn_h*): the oldest (1 - target_frac) pass labelled
-messages in the *train view* and only the newest target_frac (`train_target_mask`) are its targets.
-The *eval view* (val/test/small targets) passes messages over all train edges; the label-free LightGCN
-propagates over it in training too (an edge's existence may reach its own prediction, its label never).
+Leakage rule (docs/data.md, "Leakage rules"): no label of a supervised target edge reaches its own
+prediction. Every train edge is a supervised train target (split `train`). Train edges are also cut
+by time for the models whose messages carry labels (the GraphSAGE family, gnn_h*): the oldest
+(1 - target_frac) pass labelled messages in the *train view* and only the newest target_frac
+(`train_target_mask`) are its targets. The *eval view* (val/test/small targets) passes messages over
+all train edges; the label-free LightGCN propagates over it in training too (an edge's existence may
+reach its own prediction, its label never).
 Node features that use engagement (degree, label means) come from the view's message edges only, and
 the feature standardisation is fitted on train edges only.
 
@@ -39,7 +40,7 @@ VIEWS: tuple[str, ...] = ("train", "eval")
 LABEL_PRIOR_STRENGTH = 5.0  # pseudo-count shrinking a node's label means towards the global mean
 
 
-def feature_columns(columns: list[str] | pd.Index) -> list[str]:
+def model_input_columns(columns: list[str] | pd.Index) -> list[str]:
     """The model inputs of an edge table: every f_* column, in table order."""
     return [c for c in columns if str(c).startswith(FEATURE_PREFIX)]
 
@@ -54,7 +55,7 @@ def check_edges(edges: pd.DataFrame, where: str = "edge table", feats: list[str]
     if missing:
         raise ValueError(f"{where}: missing column(s) {missing}; "
                          f"expected {list(EDGE_ID_COLUMNS)} + {list(HEADS)}")
-    feats = feature_columns(edges.columns) if feats is None else feats
+    feats = model_input_columns(edges.columns) if feats is None else feats
     if not feats:
         raise ValueError(f"{where}: no model input column (prefix {FEATURE_PREFIX!r}) found")
     bad = sorted(set(edges["split"].astype(str).unique()) - set(SPLITS))
@@ -103,7 +104,7 @@ def build_graph_from_parquet(path: str | Path, target_frac: float = 0.5, x_dtype
     pf = pq.ParquetFile(path)
     names = pf.schema_arrow.names
     meta = pf.read(columns=[c for c in META_COLUMNS if c in names]).to_pandas()
-    feats = check_edges(meta, str(path), feature_columns(names))
+    feats = check_edges(meta, str(path), model_input_columns(names))
     return _build(meta, feats, lambda c: pf.read(columns=[c]).column(0).to_numpy().astype(np.float32,
                                                                                               copy=False),
                   target_frac, x_dtype, str(path))

@@ -1,4 +1,5 @@
-"""The four engagement heads, derived from play duration p and video duration d (DESIGN.md, Labels).
+"""The four engagement heads, derived from play duration p and video duration d (docs/data.md,
+"Labels").
 
 Units: the tables hold milliseconds, config.yaml holds seconds and ratios; the conversion happens once,
 in `_thresholds_ms`. Thresholds are rounded to 1e-6 ms so that a play exactly at a threshold

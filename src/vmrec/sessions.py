@@ -10,7 +10,9 @@ Output table (R/sessions/sessions.parquet), one row per kept view, sorted by ses
   start_time  float64  timestamp of the session's first view
   split       string   split of the session's first view in the edge table (train / val / test)
 
-Rules: exact duplicate rows (every column but csv_row equal) are dropped first when `drop_duplicates`;
+Rules: exact duplicate rows (vmrec.ingest_duplicates: every CSV column equal, so they differ only by
+csv_row; the same rows ingest's duplicates=drop drops) are dropped first, keeping the lowest csv_row of
+each group, when `drop_duplicates`;
 views are sorted per user by (timestamp, csv_row); a new session starts when the time since the user's
 previous view is strictly greater than `gap_minutes` (a gap of exactly gap_minutes continues the session);
 sessions with fewer than `min_length` or more than `max_length` views are dropped.
@@ -23,6 +25,8 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+
+from vmrec.ingest_duplicates import EXACT_DUPLICATE_KEYS, exact_duplicates
 
 log = logging.getLogger("vmrec")
 
@@ -37,7 +41,6 @@ SESSION_COLUMNS: dict[str, str] = {
     "split": "string",
 }
 _REQUIRED = ("user_id", "video_id", "timestamp", "csv_row")
-_DUP_COLUMNS = ("user_id", "video_id", "play_duration", "video_duration", "timestamp", "watch_ratio")
 
 
 class SessionError(ValueError):
@@ -66,7 +69,7 @@ def sessionize(
             f"bad session rules: gap_minutes={gap_minutes} (> 0), min_length={min_length} (>= 1), "
             f"max_length={max_length} (>= min_length)"
         )
-    df = views.loc[:, [c for c in views.columns if c in set(_REQUIRED) | set(_DUP_COLUMNS)]]
+    df = views.loc[:, [c for c in views.columns if c in set(_REQUIRED) | set(EXACT_DUPLICATE_KEYS)]]
     null_ts = df["timestamp"].isna().to_numpy()
     if null_ts.any():
         row = int(df["csv_row"].to_numpy()[np.argmax(null_ts)])
@@ -75,8 +78,8 @@ def sessionize(
         )
     n_in = len(df)
     if drop_duplicates:
-        keys = [c for c in _DUP_COLUMNS if c in df.columns]
-        df = df.sort_values("csv_row", kind="stable").drop_duplicates(subset=keys, keep="first")
+        df = df.sort_values("csv_row", kind="stable")
+        df = df[~exact_duplicates(df)]
     n_dup = n_in - len(df)
     df = df.sort_values(["user_id", "timestamp", "csv_row"], kind="stable").reset_index(drop=True)
     user = df["user_id"].to_numpy()

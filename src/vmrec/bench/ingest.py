@@ -27,7 +27,8 @@ TITLE = "ingest: seven raw KuaiRec CSVs -> tables"
 TARGET_SECONDS = 30.0
 TARGET_RATIO_VS_BARE = 4.0
 TARGET_RSS_MB = 6 * 1024
-# pandas' default reader breaks the caption file on its bare \r bytes (KUAIREC.md): the documented fix
+# pandas' default reader breaks the caption file on its bare \r bytes (docs/data.md, "Quirks the
+# loader handles"): the documented fix
 _READ_KW = {"kuairec_caption_category.csv": {"lineterminator": "\n"}}
 
 
