@@ -1,4 +1,4 @@
-"""Ingest: hand-written fixtures in the exact KuaiRec 2.0 formats (docs/KUAIREC.md), every quirk, bad
+"""Ingest: hand-written fixtures in the exact KuaiRec 2.0 formats (docs/data.md), every quirk, bad
 inputs (clear error, no output at all), and a round trip on the tiny synthetic data."""
 
 from __future__ import annotations
@@ -38,7 +38,7 @@ def _view(user: int, video: int, play: int, dur: int, ts: str | None, date_float
 
 BIG = "\n".join([
     "user_id,video_id,play_duration,video_duration,time,date,timestamp,watch_ratio",
-    # the three real rows of KUAIREC.md, verbatim
+    # the three real rows of docs/data.md ("The release's files"), verbatim
     "0,3649,13838,10867,2020-07-05 00:08:23.438,20200705,1593878903.438,1.2733965215790926",
     "0,8228,13484,8576,2020-07-05 01:00:25.5,20200705,1593882025.5,1.572294776119403",
     "0,6789,2327,13267,2020-07-05 03:28:02.32,20200705,1593890882.32,0.1753976030752996",
