@@ -31,7 +31,7 @@ INTER_HEADER = ["user_id", "video_id", "play_duration", "video_duration", "time"
                 "watch_ratio"]
 TIME_RE = re.compile(r"^2020-\d\d-\d\d \d\d:\d\d:\d\d\.\d{1,3}$")
 STAMP_RE = re.compile(r"^1\d{9}\.\d{1,3}$")
-# KUAIREC.md, big_matrix watch_ratio buckets
+# big_matrix watch_ratio buckets of the release (docs/data.md, "The release's files")
 RATIO_BUCKETS = {"lt_0.25": 0.208, "0.25_0.5": 0.151, "0.5_1": 0.303, "1_2": 0.264, "gt_2": 0.075,
                  "gt_5": 0.009}
 
@@ -346,7 +346,7 @@ def test_item_daily_reflects_true_rates(small_raw):
 
 
 def _check_small_like_big(root: Path, median_tol: float) -> None:
-    """small_matrix (unbiased, popular videos x active users) looks like big (KUAIREC.md): median
+    """small_matrix (unbiased, popular videos x active users) looks like big (docs/data.md): median
     watch_ratio 0.77, > 2 share 4.6%; the policy's exposure bias must not dominate it."""
     small = pd.read_csv(root / RAW_SUBDIR / "small_matrix.csv", usecols=["watch_ratio"])
     r = small["watch_ratio"].to_numpy()
