@@ -3,14 +3,14 @@
 
 import pandas as pd
 
-from vmrec.evaluate import LABEL_COLUMNS, evaluate_frame, join_predictions, labels_frame
+from vmrec.evaluate import LABELS_FRAME_COLUMNS, evaluate_frame, join_predictions, labels_frame
 from vmrec.io import setup_logging, write_text
 
 
 def main(smk) -> None:
     setup_logging(smk.log[0])
     p = smk.params
-    labels = labels_frame(pd.read_parquet(smk.input.edges, columns=LABEL_COLUMNS))
+    labels = labels_frame(pd.read_parquet(smk.input.edges, columns=LABELS_FRAME_COLUMNS))
     preds = pd.read_parquet(smk.input.predictions)
     frame = join_predictions(labels, preds, smk.input.predictions)
     m = evaluate_frame(p.model, frame, list(p.splits), p.bootstrap, p.seed)

@@ -23,7 +23,7 @@ import pandas as pd
 import torch
 
 from vmrec.contracts import HEADS, PROB_COLUMNS
-from vmrec.evaluate import LABEL_COLUMNS, join_predictions, labels_frame, paired_frame
+from vmrec.evaluate import LABELS_FRAME_COLUMNS, join_predictions, labels_frame, paired_frame
 from vmrec.graph import _csr, build_graph_from_parquet, load_graph, save_graph
 from vmrec.models import model_spec
 from vmrec.train import TrainSettings, head_aucs, predictions_frame, train_model
@@ -91,7 +91,7 @@ def main() -> None:
     torch.set_num_threads(a.threads)
     Path(a.out).mkdir(parents=True, exist_ok=True)
     if a.paired:
-        labels = labels_frame(pd.read_parquet(a.edges, columns=LABEL_COLUMNS))
+        labels = labels_frame(pd.read_parquet(a.edges, columns=LABELS_FRAME_COLUMNS))
         frames = {t: join_predictions(labels, pd.read_parquet(Path(a.out) / f"{t}.parquet"), t)
                   for t in a.paired}
         out = paired_frame(frames, a.paired[0], ["val", "test", "small"], 200, 0)

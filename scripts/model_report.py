@@ -6,7 +6,7 @@ from pathlib import Path
 import pandas as pd
 
 from vmrec.evaluate import (
-    LABEL_COLUMNS,
+    LABELS_FRAME_COLUMNS,
     best_non_graph_model,
     join_predictions,
     labels_frame,
@@ -24,7 +24,7 @@ def main(smk) -> None:
     parts = [pd.read_csv(f) for f in smk.input.metrics]
     metrics = pd.concat([p for p in parts if not p.empty], ignore_index=True)
     write_text(metrics.to_csv(index=False), smk.output.metrics)
-    labels = labels_frame(pd.read_parquet(smk.input.edges, columns=LABEL_COLUMNS))
+    labels = labels_frame(pd.read_parquet(smk.input.edges, columns=LABELS_FRAME_COLUMNS))
     frames = {}
     for f in smk.input.predictions:
         preds = pd.read_parquet(f)

@@ -11,6 +11,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from _fake_edges import make_fake_edges
 from sklearn.metrics import log_loss, roc_auc_score
 
 from vmrec.contracts import HEADS, METRIC_COLUMNS, PROB_COLUMNS
@@ -23,7 +24,6 @@ from vmrec.evaluate import (
     plot_curves,
     plot_roc,
 )
-from vmrec.fake_edges import make_fake_edges
 from vmrec.metrics import auc, ece, logloss, per_user_auc
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -6,9 +6,9 @@ import numpy as np
 import pandas as pd
 import pytest
 import torch
+from _fake_edges import make_fake_edges
 
 from vmrec.contracts import HEADS, SPLITS
-from vmrec.fake_edges import make_fake_edges
 from vmrec.graph import build_graph, build_graph_from_parquet, load_graph, save_graph
 
 

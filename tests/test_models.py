@@ -7,6 +7,7 @@ import numpy as np
 import pandas as pd
 import pytest
 import torch
+from _fake_edges import make_fake_edges
 
 from vmrec.contracts import HEADS, PREDICTION_COLUMNS, PROB_COLUMNS
 from vmrec.evaluate import (
@@ -16,7 +17,6 @@ from vmrec.evaluate import (
     labels_frame,
     oracle_predictions,
 )
-from vmrec.fake_edges import make_fake_edges
 from vmrec.graph import build_graph
 from vmrec.learnability import learnability
 from vmrec.models import load_model, model_names, model_spec, save_checkpoint

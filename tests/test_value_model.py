@@ -6,6 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 import torch
+from _toy_pools import toy_pools
 
 from vmrec.contracts import HEADS, PROB_COLUMNS, TRUTH_POOLS
 from vmrec.value_model.estimate import EstimationError, angle_deg, estimate_weights
@@ -17,7 +18,6 @@ from vmrec.value_model.simulator import (
     pools_from_long,
     rank_lists,
     resize_pools,
-    toy_pools,
 )
 
 W_STAR = np.array([1.0, 0.8, 0.6, -1.2])

@@ -30,7 +30,8 @@ from vmrec.metrics import (  # noqa: E402
 log = logging.getLogger("vmrec")
 METRICS: tuple[str, ...] = ("auc", "gauc", "logloss", "ece")
 DURATION_COLUMN = "f_item_log_duration"
-LABEL_COLUMNS: list[str] = ["edge_id", "split", "user_id", *HEADS]  # what labels_frame reads
+# the columns labels_frame reads: ids and the heads (contracts.LABEL_COLUMNS are the heads only)
+LABELS_FRAME_COLUMNS: list[str] = ["edge_id", "split", "user_id", *HEADS]
 
 
 def _ci(samples: np.ndarray | list[float]) -> tuple[float, float]:
@@ -153,7 +154,7 @@ def paired_frame(frames: dict[str, pd.DataFrame], baseline: str, splits: list[st
 
 def labels_frame(edges: pd.DataFrame) -> pd.DataFrame:
     """edge_id, split, user_id and labels of an edge table (what evaluation joins predictions to)."""
-    return edges[LABEL_COLUMNS].assign(split=lambda d: d["split"].astype(str))
+    return edges[LABELS_FRAME_COLUMNS].assign(split=lambda d: d["split"].astype(str))
 
 
 def join_predictions(labels: pd.DataFrame, preds: pd.DataFrame, where: str) -> pd.DataFrame:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -16,7 +16,8 @@ from vmrec.contracts import HEADS
 from vmrec.io import write_json, write_text
 from vmrec.value_model.estimate import EmbeddingLoss, Objective, angle_deg, estimate_weights, unit
 from vmrec.value_model.figures import loss_slices, recovery_plot, weights_plot
-from vmrec.value_model.marginal_pl import ChoiceData, angle_in_identified_subspace, fit_marginal_pl
+from vmrec.value_model.inputs import EstimateInputs
+from vmrec.value_model.marginal_pl import angle_in_identified_subspace, fit_marginal_pl
 from vmrec.value_model.plackett_luce import fit_plackett_luce, uniform_weights
 from vmrec.value_model.recovery import (
     coverage,
@@ -26,7 +27,7 @@ from vmrec.value_model.recovery import (
     recovery_study,
     sensitivity_study,
 )
-from vmrec.value_model.simulator import Pools, Simulator, resize_pools, subsample_sessions
+from vmrec.value_model.simulator import Pools, Simulator, subsample_sessions
 
 log = logging.getLogger("vmrec")
 
@@ -55,31 +56,28 @@ def _ivdict(iv: np.ndarray | None) -> dict[str, list[float]] | None:
     return None if iv is None else {h: [float(a), float(b)] for h, (a, b) in zip(HEADS, iv, strict=True)}
 
 
+@dataclass
+class EstimateOutputs:
+    """The files `run_estimate` writes."""
+
+    weights: str | Path
+    sensitivity: str | Path
+    fig_slices: str | Path
+    fig_weights: str | Path
+
+
 def run_estimate(
-    pools: Pools,
-    *,
-    vm: dict,
-    seed: int,
-    device,
-    settings: dict,
-    out_json: str | Path,
-    out_sensitivity: str | Path,
-    fig_slices: str | Path,
-    fig_weights: str | Path,
-    make_pools: Callable[[float, bool], Pools | None],
-    w_star: np.ndarray | None = None,
-    pools_known: bool = False,
-    logged: Pools | None = None,
-    choices: ChoiceData | None = None,
-    truth_pools: Pools | None = None,
-    progress: bool = True,
+    inputs: EstimateInputs, *, vm: dict, seed: int, device, out: EstimateOutputs, progress: bool = True
 ) -> dict:
-    """Estimate w, the references, diagnostics and sensitivity; write weights.json, sensitivity.csv and the
-    figures. `pools_known`: the pools are the logging policy's own (Plackett-Luce applies). `logged`: the
-    policy's own pools scored with the same heads as `pools` (synthetic, source model): a reference that
-    separates the error of the heads from that of the drawn pools. `choices`: the logged lists with sampled
-    alternatives (the pool-marginal Plackett-Luce). `truth_pools`: held-out planted pools with the true
-    probabilities (synthetic): the ranking agreement of each method's w with w* is measured on them."""
+    """Estimate w with every method the inputs allow, the references, diagnostics and sensitivity; write
+    weights.json, sensitivity.csv and the figures. `inputs.pools_known`: the pools are the logging policy's
+    own (Plackett-Luce applies). `inputs.logged`: the policy's own pools scored with the same heads
+    (synthetic, source model): a reference that separates the error of the heads from that of the drawn
+    pools. `inputs.choices`: the logged lists with sampled alternatives (the pool-marginal Plackett-Luce).
+    `inputs.truth_pools`: held-out planted pools with the true probabilities (synthetic): the ranking
+    agreement of each method's w with w* is measured on them."""
+    pools, w_star, logged, truth_pools = inputs.pools, inputs.w_star, inputs.logged, inputs.truth_pools
+    pools_known, settings = inputs.pools_known, inputs.settings
     pools = subsample_sessions(pools, vm["max_sessions"], seed)
     kw = estimate_kwargs(vm, device)
     est = estimate_weights(pools, seed=seed, progress=progress, **kw)
@@ -91,8 +89,8 @@ def run_estimate(
             "n_sessions": est.n_sessions,
         }
     }
-    if choices is not None:
-        mpl = fit_marginal_pl(choices, seed=seed, progress=progress, **marginal_kwargs(vm))
+    if inputs.choices is not None:
+        mpl = fit_marginal_pl(inputs.choices, seed=seed, progress=progress, **marginal_kwargs(vm))
         methods[METHODS["marginal_pl"]] = {
             "w": mpl.weights_dict(), "intervals": _ivdict(mpl.intervals), "scale": mpl.scale,
             "loglik": mpl.loglik, "diagnostics": mpl.diagnostics, "n_sessions": mpl.n_sessions,
@@ -185,7 +183,7 @@ def run_estimate(
     # figures: loss around the optimum, weights
     sim = Simulator(pools, est_embedder(vm), seed=seed, device=device)
     obj = Objective(sim, EmbeddingLoss(sim.obs, kind=vm["loss"], seed=seed))
-    loss_slices(obj.batch_w, est.w, est.scale, fig_slices, w_star=w_star)
+    loss_slices(obj.batch_w, est.w, est.scale, out.fig_slices, w_star=w_star)
     estimates["uniform (reference)"] = (uniform_weights(), None)
     title = "Value-model weights (unit vector, 95% intervals)"
     if w_star is not None:
@@ -198,11 +196,11 @@ def run_estimate(
                       f"Plackett-Luce {refs['logged_pools_plackett_luce']['angle_error_deg']:.1f}")
             if "logged_pools_content" in refs:
                 title += f", content embedding {refs['logged_pools_content']['angle_error_deg']:.1f}"
-    weights_plot(estimates, fig_weights, w_star=w_star, title=title)
+    weights_plot(estimates, out.fig_weights, w_star=w_star, title=title)
     # sensitivity: pool size x0.5 / x2, popularity tilt on / off
     sens = sensitivity_study(
         lambda f, t: (lambda p: None if p is None else subsample_sessions(p, vm["max_sessions"], seed))(
-            make_pools(f, t)
+            inputs.make_pools(f, t)
         ),
         base_tilt=vm["popularity_tilt"],
         w_base=est.w,
@@ -213,8 +211,8 @@ def run_estimate(
         seed=seed,
         progress=progress,
     )
-    write_text(sens.to_csv(index=False), out_sensitivity)
-    write_json(json.loads(json.dumps(result, default=float)), out_json)
+    write_text(sens.to_csv(index=False), out.sensitivity)
+    write_json(json.loads(json.dumps(result, default=float)), out.weights)
     return result
 
 
@@ -222,20 +220,6 @@ def est_embedder(vm: dict):
     from vmrec.value_model.embeddings import ListEmbedder
 
     return ListEmbedder(vm["embedding"])
-
-
-def truth_pool_variants(
-    pools: Pools, popularity: np.ndarray, seed: int
-) -> Callable[[float, bool], Pools | None]:
-    """Sensitivity variants on the planted pools: subsample extras (x0.5), tilt by popularity or not;
-    a larger pool cannot be built from fixed candidate sets."""
-
-    def make(factor: float, tilt: bool) -> Pools | None:
-        if factor >= 1:
-            return None
-        return resize_pools(pools, factor, popularity if tilt else None, seed)
-
-    return make
 
 
 def run_recovery_case(
@@ -279,25 +263,3 @@ def gather_recovery(case_csvs: list[str | Path], out_csv: str | Path, fig: str |
 def set_threads(threads: int) -> None:
     """Torch threads for the estimator (small tensors: more threads than cores only add contention)."""
     torch.set_num_threads(max(1, int(threads)))
-
-
-def content_of_videos(tables_dir: str | Path, n_tags: int = 31) -> np.ndarray:
-    """Content features per video id (for the content embeddings): tag shares (multi-hot / count),
-    log median duration in seconds, log(1 + big views)."""
-    import pyarrow.parquet as pq
-
-    tables_dir = Path(tables_dir)
-    cats = pq.read_table(tables_dir / "item_categories.parquet").to_pandas()
-    big = pq.read_table(tables_dir / "big_matrix.parquet", columns=["video_id", "video_duration"]).to_pandas()
-    n = int(max(cats["video_id"].max(), big["video_id"].max())) + 1
-    out = np.zeros((n, n_tags + 2), dtype=np.float32)
-    for v, tags in zip(cats["video_id"].to_numpy(), cats["feat"], strict=True):
-        tags = [t for t in tags if 0 <= t < n_tags]
-        if tags:
-            out[v, tags] = 1.0 / len(tags)
-    g = big.groupby("video_id")["video_duration"]
-    med = g.median()
-    out[med.index.to_numpy(), n_tags] = np.log(med.to_numpy() / 1000.0 + 1e-3)
-    cnt = g.size()
-    out[cnt.index.to_numpy(), n_tags + 1] = np.log1p(cnt.to_numpy())
-    return out

@@ -1,8 +1,8 @@
 """A fake edge table with the columns of features/edges.parquet and a planted latent signal.
 
-Used by unit tests (before and besides the real features stage) and by the training benchmark at full
-size. Head probabilities come from observable features (video duration, user activity, hour) plus a
-low-rank user x video affinity that only a collaborative model can learn, so a GNN beats the MLP.
+Used by unit tests of the models (before and besides the real features stage). Head probabilities come
+from observable features (video duration, user activity, hour) plus a low-rank user x video affinity that
+only a collaborative model can learn, so a GNN beats the MLP.
 """
 
 from __future__ import annotations
