@@ -49,6 +49,16 @@ UTC_OFFSET_S = 8 * 3600
 """Offset of TIMEZONE from UTC in seconds: Asia/Shanghai is UTC+8 without daylight saving since 1991."""
 N_TAGS = 31
 """Tag ids of item_categories.csv `feat` are 0..N_TAGS-1."""
+USER_RANGE_LEVELS: dict[str, tuple[str, ...]] = {
+    "follow_user_num_range": ("0", "(0,10]", "(10,50]", "(50,100]", "(100,150]", "(150,250]", "(250,500]",
+                              "500+"),
+    "fans_user_num_range": ("0", "[1,10)", "[10,100)", "[100,1k)", "[1k,5k)", "[5k,1w)", "[1w,10w)"),
+    "friend_user_num_range": ("0", "[1,5)", "[5,30)", "[30,60)", "[60,120)", "[120,250)", "250+"),
+    "register_days_range": ("15-30", "31-60", "61-90", "91-180", "181-365", "366-730", "730+"),
+}
+"""The levels of user_features.csv's *_range columns, in their order."""
+USER_ONEHOT_MAX: tuple[int, ...] = (1, 7, 29, 1075, 11, 9, 2, 46, 339, 6, 4, 2, 1, 1, 1, 1, 1, 1)
+"""Largest category index of user_features.csv's onehot_feat0..onehot_feat17 in the release."""
 
 # --- ingest tables (R/tables/<stem>.parquet) ------------------------------------------------------
 # Arrow types as strings; "?" marks a nullable column. Columns appear in this order.

@@ -12,24 +12,16 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from vmrec.contracts import USER_ONEHOT_MAX, USER_RANGE_LEVELS
 from vmrec.features_common import FeatureBlock, column, log1p_pos, read_ingested, slug
 
 log = logging.getLogger(__name__)
 
 ACTIVE_DEGREES = ("high_active", "full_active", "middle_active", "UNKNOWN")
-RANGE_ORDERS: dict[str, tuple[str, ...]] = {
-    "follow_user_num_range": ("0", "(0,10]", "(10,50]", "(50,100]", "(100,150]", "(150,250]", "(250,500]",
-                              "500+"),
-    "fans_user_num_range": ("0", "[1,10)", "[10,100)", "[100,1k)", "[1k,5k)", "[5k,1w)", "[1w,10w)"),
-    "friend_user_num_range": ("0", "[1,5)", "[5,30)", "[30,60)", "[60,120)", "[120,250)", "250+"),
-    "register_days_range": ("15-30", "31-60", "61-90", "91-180", "181-365", "366-730", "730+"),
-}
+RANGE_ORDERS: dict[str, tuple[str, ...]] = USER_RANGE_LEVELS
 USER_FLAGS = ("is_lowactive_period", "is_live_streamer", "is_video_author")
 USER_NUMS = ("follow_user_num", "fans_user_num", "friend_user_num")
-ONEHOT_MAX: dict[int, int] = {
-    0: 1, 1: 7, 2: 29, 3: 1075, 4: 11, 5: 9, 6: 2, 7: 46, 8: 339, 9: 6, 10: 4, 11: 2,
-    **{k: 1 for k in range(12, 18)},
-}
+ONEHOT_MAX: dict[int, int] = dict(enumerate(USER_ONEHOT_MAX))
 """Largest category index of each onehot_featK in the release."""
 ONEHOT_NULLABLE = frozenset({4, 12, 13, 14, 15, 16, 17})
 """onehot_featK columns with empty fields in the release: these get an f_user_onehotK_missing flag."""

@@ -13,7 +13,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from vmrec.contracts import TABLE_COLUMNS
+from vmrec.contracts import TABLE_COLUMNS, USER_ONEHOT_MAX, USER_RANGE_LEVELS
 from vmrec.synthetic.behaviour import platform_rates
 from vmrec.synthetic.clock import DAY0, SMALL_RANGE, day_index, day_to_yyyymmdd
 from vmrec.synthetic.world import ScaleSpec, World
@@ -36,7 +36,7 @@ USER_COLUMNS = (["user_id", "user_active_degree", "is_lowactive_period", "is_liv
                  "fans_user_num_range",
                  "friend_user_num", "friend_user_num_range", "register_days", "register_days_range"]
                 + [f"onehot_feat{k}" for k in range(18)])
-ONEHOT_MAX = (1, 7, 29, 1075, 11, 9, 2, 46, 339, 6, 4, 2, 1, 1, 1, 1, 1, 1)
+ONEHOT_MAX = USER_ONEHOT_MAX
 
 
 def _user_rows(world: World, rng: np.random.Generator) -> list[list]:
@@ -52,14 +52,13 @@ def _user_rows(world: World, rng: np.random.Generator) -> list[list]:
     friend = np.where(rng.random(U) < 0.3, 0, np.rint(np.exp(rng.normal(1.6, 1.2, U)))).astype(int)
     reg = np.clip(np.rint(np.exp(rng.normal(6.0, 1.0, U))), 15, 3000).astype(int)
     follow_r = _range_label(follow, [0, 10, 50, 100, 150, 250, 500],
-                            ["0", "(0,10]", "(10,50]", "(50,100]", "(100,150]", "(150,250]", "(250,500]",
-                             "500+"])
+                            list(USER_RANGE_LEVELS["follow_user_num_range"]))
     fans_r = _range_label(fans, [0, 9, 99, 999, 4999, 9999],
-                          ["0", "[1,10)", "[10,100)", "[100,1k)", "[1k,5k)", "[5k,1w)", "[1w,10w)"])
+                          list(USER_RANGE_LEVELS["fans_user_num_range"]))
     friend_r = _range_label(friend, [0, 4, 29, 59, 119, 249],
-                            ["0", "[1,5)", "[5,30)", "[30,60)", "[60,120)", "[120,250)", "250+"])
+                            list(USER_RANGE_LEVELS["friend_user_num_range"]))
     reg_r = _range_label(reg, [30, 60, 90, 180, 365, 730],
-                         ["15-30", "31-60", "61-90", "91-180", "181-365", "366-730", "730+"])
+                         list(USER_RANGE_LEVELS["register_days_range"]))
     onehot = np.empty((U, 18), dtype=object)
     for k, mx in enumerate(ONEHOT_MAX):
         if k == 1:

@@ -20,7 +20,7 @@ import numpy as np
 import pandas as pd
 import pyarrow.parquet as pq
 
-from vmrec.contracts import HEADS, TRUTH_BIG, TRUTH_JSON, TRUTH_POOLS
+from vmrec.contracts import HEADS, N_TAGS, TRUTH_BIG, TRUTH_JSON, TRUTH_POOLS
 from vmrec.value_model.embeddings import ListEmbedder
 from vmrec.value_model.marginal_pl import ChoiceData, session_choice_data
 from vmrec.value_model.simulator import Pools, pools_from_long, resize_pools, subsample_long
@@ -63,7 +63,7 @@ def planted_weights(truth_dir: str | Path) -> np.ndarray:
     return np.array([truth["value_weights"][h] for h in HEADS], dtype=float)
 
 
-def content_of_videos(tables_dir: str | Path, n_tags: int = 31) -> np.ndarray:
+def content_of_videos(tables_dir: str | Path, n_tags: int = N_TAGS) -> np.ndarray:
     """Content features per video id (for the content embeddings): tag shares (multi-hot / count),
     log median duration in seconds, log(1 + big views)."""
     tables_dir = Path(tables_dir)
