@@ -308,55 +308,42 @@ def test_non_utf8_byte(tmp_path):
     assert "line 3" in msg and "UTF-8" in msg
 
 
-def test_negative_play_duration(tmp_path):
-    text = BIG.replace("0,6789,0,13267,", "0,6789,-5,13267,", 1)
-    msg, _ = _bad(tmp_path, "big_matrix.csv", text)
-    assert "column 'play_duration'" in msg and "line 6" in msg and ">= 0" in msg
+BAD_VALUES = {
+    # case: (file, its text with one bad value, what the error must name)
+    "negative_play_duration": ("big_matrix.csv",
+                               lambda: BIG.replace("0,6789,0,13267,", "0,6789,-5,13267,", 1),
+                               ("column 'play_duration'", "line 6", ">= 0")),
+    "zero_video_duration": ("small_matrix.csv",
+                            lambda: _replace_line(SMALL, 3, "14,6177,4407,0,,,,0.6284043918437188"),
+                            ("small_matrix.csv", "column 'video_duration'", "line 3")),
+    "negative_id": ("item_categories.csv", lambda: ITEM_CATEGORIES.replace("6789,[0]", "-6789,[0]"),
+                    ("column 'video_id'", "line 5", "-6789")),
+    "watch_ratio_inconsistent": ("big_matrix.csv", lambda: BIG.replace("1.572294776119403", "1.57229", 1),
+                                 ("column 'watch_ratio'", "line 3", "1.57229")),
+    "time_disagrees_with_timestamp": ("big_matrix.csv",
+                                      lambda: BIG.replace("2020-07-05 01:00:25.5", "2020-07-05 02:00:25.5",
+                                                          1),
+                                      ("column 'time'", "line 3", "Asia/Shanghai")),
+    "partial_time_fields": ("small_matrix.csv",
+                            lambda: _replace_line(SMALL, 3,
+                                                  "14,6177,4407,7013,,20200705.0,,0.6284043918437188"),
+                            ("all empty or all present", "line 3")),
+    "missing_time_in_big": ("big_matrix.csv",
+                            lambda: _replace_line(BIG, 2, "0,3649,13838,10867,,,,1.2733965215790926"),
+                            ("big_matrix.csv", "line 2", "no empty field")),
+    "bad_list_literal": ("item_categories.csv", lambda: ITEM_CATEGORIES.replace("[11]", "[11; 3]"),
+                         ("column 'feat'", "line 6", "[11; 3]")),
+    "unknown_activity_level": ("user_features.csv", lambda: USERS.replace("middle_active", "super_active"),
+                               ("column 'user_active_degree'", "line 5", "super_active")),
+}
 
 
-def test_zero_video_duration(tmp_path):
-    text = _replace_line(SMALL, 3, "14,6177,4407,0,,,,0.6284043918437188")
-    msg, _ = _bad(tmp_path, "small_matrix.csv", text)
-    assert "small_matrix.csv" in msg and "column 'video_duration'" in msg and "line 3" in msg
-
-
-def test_negative_id(tmp_path):
-    msg, _ = _bad(tmp_path, "item_categories.csv", ITEM_CATEGORIES.replace("6789,[0]", "-6789,[0]"))
-    assert "column 'video_id'" in msg and "line 5" in msg and "-6789" in msg
-
-
-def test_watch_ratio_inconsistent(tmp_path):
-    text = BIG.replace("1.572294776119403", "1.57229", 1)
-    msg, _ = _bad(tmp_path, "big_matrix.csv", text)
-    assert "column 'watch_ratio'" in msg and "line 3" in msg and "1.57229" in msg
-
-
-def test_time_disagrees_with_timestamp(tmp_path):
-    text = BIG.replace("2020-07-05 01:00:25.5", "2020-07-05 02:00:25.5", 1)
-    msg, _ = _bad(tmp_path, "big_matrix.csv", text)
-    assert "column 'time'" in msg and "line 3" in msg and "Asia/Shanghai" in msg
-
-
-def test_partial_time_fields(tmp_path):
-    text = _replace_line(SMALL, 3, "14,6177,4407,7013,,20200705.0,,0.6284043918437188")
-    msg, _ = _bad(tmp_path, "small_matrix.csv", text)
-    assert "all empty or all present" in msg and "line 3" in msg
-
-
-def test_missing_time_in_big(tmp_path):
-    text = _replace_line(BIG, 2, "0,3649,13838,10867,,,,1.2733965215790926")
-    msg, _ = _bad(tmp_path, "big_matrix.csv", text)
-    assert "big_matrix.csv" in msg and "line 2" in msg and "no empty field" in msg
-
-
-def test_bad_list_literal(tmp_path):
-    msg, _ = _bad(tmp_path, "item_categories.csv", ITEM_CATEGORIES.replace("[11]", "[11; 3]"))
-    assert "column 'feat'" in msg and "line 6" in msg and "[11; 3]" in msg
-
-
-def test_unknown_activity_level(tmp_path):
-    msg, _ = _bad(tmp_path, "user_features.csv", USERS.replace("middle_active", "super_active"))
-    assert "column 'user_active_degree'" in msg and "line 5" in msg and "super_active" in msg
+@pytest.mark.parametrize("case", sorted(BAD_VALUES))
+def test_bad_value_names_file_column_and_line(tmp_path, case):
+    fname, text, expected = BAD_VALUES[case]
+    msg, _ = _bad(tmp_path, fname, text())
+    missing = [e for e in expected if e not in msg]
+    assert not missing, f"{case}: the error lacks {missing}: {msg}"
 
 
 def test_duplicate_key_in_a_one_row_per_id_file(tmp_path):
