@@ -89,3 +89,22 @@ def test_real_scripts_import_what_they_need():
             for p in code_deps(ROOT / "scripts" / "train.py", src)}
     assert {"__init__.py", "models.py", "train.py", "graph.py", "registry.py", "device.py"} <= deps
     assert "features.py" not in deps
+
+
+def test_every_rule_lists_the_closure_of_its_own_script_as_code():
+    """The rule files take `code=` from the rule's own script (script_and_code), never a hand list; the
+    exceptions are the rules whose outputs must not follow a code edit (their comments say why)."""
+    from test_envs import _rules
+
+    unlisted = {"download_kuairec"}
+    src = ROOT / "src"
+    checked = set()
+    for dataset in ("synthetic", "kuairec"):
+        for rule in _rules({"scale": "tiny", "dataset": dataset}):
+            if not rule.script or rule.name in unlisted:
+                continue
+            script = (ROOT / "rules" / rule.script).resolve()
+            code = sorted(str(f) for f in rule.input.get("code", []))
+            assert code == code_deps(script, src), f"rule {rule.name}: code= is not the closure of {script}"
+            checked.add(rule.name)
+    assert {"synthesize", "ingest", "features", "train", "estimate_weights", "recovery_case"} <= checked
