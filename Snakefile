@@ -14,6 +14,10 @@ include: "rules/value_model.smk"
 include: "rules/report.smk"
 
 
+localrules:
+    all,
+
+
 rule all:
     default_target: True
     input:

@@ -20,6 +20,7 @@ os.environ.update(PYTHONPATH=os.pathsep.join(p for p in (str(SRC), os.environ.ge
 
 from vmrec.config import validate_config
 from vmrec.seed_study import STUDY_DIR, seed_run_config, seeds, workflow_sources
+from vmrec.workflow_deps import code_deps
 
 
 configfile: "config.yaml"
@@ -34,6 +35,7 @@ CONDA_ENV = "envs/vmrec.yaml"
 # Per seed, the whole DAG of one scale on `cores_per_seed` cores (README: ~4 min tiny, ~12 min small on 2).
 RUN_MEM_MB = {"tiny": 6000, "small": 8000, "full": 32000}[STUDY["scale"]]
 RUN_MINUTES = {"tiny": 60, "small": 180, "full": 720}[STUDY["scale"]]
+GATHER_SCRIPT = "scripts/seed_study_gather.py"
 
 
 wildcard_constraints:
@@ -56,7 +58,7 @@ rule seed_study:
     default_target: True
     input:
         records=expand(f"{S}/runs/seed{{seed}}.json", seed=SEEDS),
-        code=[str(SRC / "vmrec" / f"{m}.py") for m in ("seed_study", "io", "contracts")],
+        code=code_deps(Path(workflow.basedir) / GATHER_SCRIPT, SRC),  # its imports within vmrec
     output:
         summary=f"{S}/summary.csv",
         table=f"{S}/table.csv",
@@ -71,9 +73,12 @@ rule seed_study:
     conda:
         CONDA_ENV
     script:
-        "scripts/seed_study_gather.py"
+        GATHER_SCRIPT
 
 
+# No code= input: the config is the params, computed with the current code while the DAG is parsed (a
+# change of what seed_run_config builds reruns this through them); an edit of vmrec.seed_study alone must
+# not rewrite every seed's config and so rerun every seed's nested Snakemake.
 rule seed_config:
     output:
         config=f"{S}/configs/seed{{seed}}.yaml",

@@ -1,4 +1,6 @@
 # Raw KuaiRec (synthetic or real) -> typed Parquet tables.
+SYNTHESIZE = script_and_code("synthesize")
+INGEST = script_and_code("ingest")
 
 if SYNTHETIC:
 
@@ -17,9 +19,11 @@ if SYNTHETIC:
         benchmark:
             f"{BENCH}/synthesize.tsv"
         input:
-            code=code("synthetic", "io", "contracts"),
+            code=SYNTHESIZE.code,
+        conda:
+            CONDA_ENV
         script:
-            "../scripts/synthesize.py"
+            SYNTHESIZE.path
 
 else:
 
@@ -35,9 +39,11 @@ else:
             f"{LOGS}/download_kuairec.log",
         benchmark:
             f"{BENCH}/download_kuairec.tsv"
-        # No code=code("download") input, on purpose: the outputs are the external release, the same
+        # No code= input (script_and_code), on purpose: the outputs are the external release, the same
         # whatever the code; a code edit must not re-download 432 MB, overwrite files placed by hand,
         # and rerun everything downstream. The rule runs only when a CSV is missing.
+        conda:
+            CONDA_ENV
         script:
             "../scripts/download_kuairec.py"
 
@@ -45,7 +51,7 @@ else:
 rule ingest:
     input:
         csv=list(RAW.values()),
-        code=code("ingest", "io", "contracts"),
+        code=INGEST.code,
     output:
         tables=list(TABLES.values()),
     params:
@@ -59,8 +65,10 @@ rule ingest:
         f"{LOGS}/ingest.log",
     benchmark:
         f"{BENCH}/ingest.tsv"
+    conda:
+        CONDA_ENV
     script:
-        "../scripts/ingest.py"
+        INGEST.path
 
 
 ALL_TARGETS.extend(TABLES.values())

@@ -2,7 +2,9 @@
 # Per-model metrics with bootstrap intervals, reference rows, and the aggregate model report.
 
 REFERENCES = ["duration_baseline", "oracle"] if SYNTHETIC else ["duration_baseline"]
-EVAL_CODE = code("evaluate", "metrics", "io", "contracts")
+EVALUATE = script_and_code("evaluate")
+EVALUATE_REFERENCE = script_and_code("evaluate_reference")
+MODEL_REPORT_SCRIPT = script_and_code("model_report")
 MODEL_REPORT = {
     "metrics": f"{R}/report/metrics.csv",
     "paired": f"{R}/report/paired.csv",  # every model against the best non-graph one, paired bootstrap
@@ -17,7 +19,7 @@ rule evaluate:
     input:
         predictions=f"{R}/models/{{model}}/predictions.parquet",
         edges=EDGES,
-        code=EVAL_CODE,
+        code=EVALUATE.code,
     output:
         metrics=f"{R}/metrics/{{model}}.csv",
     params:
@@ -33,15 +35,17 @@ rule evaluate:
         f"{LOGS}/evaluate/{{model}}.log",
     benchmark:
         f"{BENCH}/evaluate/{{model}}.tsv"
+    conda:
+        CONDA_ENV
     script:
-        "../scripts/evaluate.py"
+        EVALUATE.path
 
 
 rule evaluate_reference:
     input:
         edges=EDGES,
         truth=[TRUTH_DIR] if SYNTHETIC else [],
-        code=EVAL_CODE,
+        code=EVALUATE_REFERENCE.code,
     output:
         **{f"{r}_metrics": f"{R}/metrics/{r}.csv" for r in REFERENCES},
         **{f"{r}_predictions": f"{R}/models/{r}/predictions.parquet" for r in REFERENCES},
@@ -57,8 +61,10 @@ rule evaluate_reference:
         f"{LOGS}/evaluate/references.log",
     benchmark:
         f"{BENCH}/evaluate/references.tsv"
+    conda:
+        CONDA_ENV
     script:
-        "../scripts/evaluate_reference.py"
+        EVALUATE_REFERENCE.path
 
 
 rule model_report:
@@ -67,7 +73,7 @@ rule model_report:
         predictions=expand(f"{R}/models/{{m}}/predictions.parquet", m=MODELS + REFERENCES),
         curves=expand(f"{R}/models/{{m}}/curve.csv", m=MODELS),
         edges=EDGES,
-        code=EVAL_CODE,
+        code=MODEL_REPORT_SCRIPT.code,
     output:
         **MODEL_REPORT,
     params:
@@ -82,8 +88,10 @@ rule model_report:
         f"{LOGS}/model_report.log",
     benchmark:
         f"{BENCH}/model_report.tsv"
+    conda:
+        CONDA_ENV
     script:
-        "../scripts/model_report.py"
+        MODEL_REPORT_SCRIPT.path
 
 
 ALL_TARGETS.extend(MODEL_REPORT.values())

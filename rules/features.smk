@@ -1,11 +1,12 @@
 # Typed tables -> the edge table: leak-free features, four labels, split column (vmrec.features),
 # its column dictionary, and the (video, date) item feature grid the value model scores candidates with.
+FEATURES = script_and_code("features")
 
 
 rule features:
     input:
         tables=list(TABLES.values()),
-        code=code("features", "labels", "io", "contracts"),
+        code=FEATURES.code,
     output:
         edges=EDGES,
         columns=f"{R}/features/columns.csv",
@@ -21,8 +22,10 @@ rule features:
         f"{LOGS}/features.log",
     benchmark:
         f"{BENCH}/features.tsv"
+    conda:
+        CONDA_ENV
     script:
-        "../scripts/features.py"
+        FEATURES.path
 
 
 ALL_TARGETS.extend([EDGES, f"{R}/features/columns.csv", ITEM_FEATURES])

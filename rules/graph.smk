@@ -2,12 +2,13 @@
 # Edge table -> graph tensors: node maps and features, message edges, supervised edges per split.
 
 GRAPH = f"{R}/graph/graph.pt"
+GRAPH_SCRIPT = script_and_code("graph")
 
 
 rule graph:
     input:
         edges=EDGES,
-        code=code("graph", "io", "contracts"),
+        code=GRAPH_SCRIPT.code,
     output:
         graph=GRAPH,
         summary=f"{R}/graph/summary.json",
@@ -21,5 +22,7 @@ rule graph:
         f"{LOGS}/graph.log",
     benchmark:
         f"{BENCH}/graph.tsv"
+    conda:
+        CONDA_ENV
     script:
-        "../scripts/graph.py"
+        GRAPH_SCRIPT.path

@@ -1,18 +1,23 @@
 # Owned by the train stage; see contracts.py for the layout.
 # Sweeps (one job per model x lr x batch size) -> select (best.json) -> full training per model.
-# Params are per model, so adding a hidden size adds jobs for that model only.
-
-from vmrec.config import model_names, model_priority
+# Params, cost, priority and GPU use are per model (vmrec.registry), so adding a hidden size adds jobs for
+# that model only.
 
 MODELS = model_names(config["models"])
-TRAIN_CODE = code("models", "train", "graph", "metrics", "device", "io", "contracts")
-_MODEL_CPU = is_full_size(config)  # the real KuaiRec size: full-graph jobs need ~10 GB
+SWEEP = script_and_code("sweep")
+SELECT = script_and_code("select_sweep_point")
+TRAIN = script_and_code("train")
+
+
+# Cheap: run on the host that runs Snakemake, never as a cluster job.
+localrules:
+    select,
 
 
 rule sweep:
     input:
         graph=GRAPH,
-        code=TRAIN_CODE,
+        code=SWEEP.code,
     output:
         f"{R}/sweep/{{model}}/lr{{lr}}_bs{{bs}}.json",
     params:
@@ -24,24 +29,28 @@ rule sweep:
         patience=config["models"]["patience"],
         eval_batch_size=config["models"]["eval_batch_size"],
         seed=config["seed"],
-        device=config["device"],
+        device=model_device_of,
     # full-size data: a sweep point is a full-graph job that uses both cores (and ~10 GB): one at a time
-    threads: 2 if _MODEL_CPU else 1
+    threads: model_cost("sweep", "threads")
     resources:
-        mem_mb=lambda wc: 16000 if _MODEL_CPU else 2000,
-        runtime=lambda wc: 120 if _MODEL_CPU else 15,
+        mem_mb=model_cost("sweep", "mem_mb"),
+        runtime=model_cost("sweep", "runtime"),
+        **MODEL_GPU,
     priority: lambda wc: model_priority(wc.model)
     log:
         f"{LOGS}/sweep/{{model}}/lr{{lr}}_bs{{bs}}.log",
     benchmark:
         f"{BENCH}/sweep/{{model}}/lr{{lr}}_bs{{bs}}.tsv"
+    conda:
+        CONDA_ENV
     script:
-        "../scripts/sweep.py"
+        SWEEP.path
 
 
 rule select:
     input:
         points=sweep_points,
+        code=SELECT.code,
     output:
         best=f"{R}/sweep/{{model}}/best.json",
     resources:
@@ -52,15 +61,17 @@ rule select:
         f"{LOGS}/select/{{model}}.log",
     benchmark:
         f"{BENCH}/select/{{model}}.tsv"
+    conda:
+        CONDA_ENV
     script:
-        "../scripts/select_sweep_point.py"
+        SELECT.path
 
 
 rule train:
     input:
         graph=GRAPH,
         best=f"{R}/sweep/{{model}}/best.json",
-        code=TRAIN_CODE,
+        code=TRAIN.code,
     output:
         model=f"{R}/models/{{model}}/model.pt",
         curve=f"{R}/models/{{model}}/curve.csv",
@@ -71,18 +82,21 @@ rule train:
         patience=config["models"]["patience"],
         eval_batch_size=config["models"]["eval_batch_size"],
         seed=config["seed"],
-        device=config["device"],
-    threads: 2
+        device=model_device_of,
+    threads: model_cost("train", "threads")
     resources:
-        mem_mb=lambda wc: 24000 if _MODEL_CPU else 3000,
-        runtime=lambda wc: 600 if _MODEL_CPU else 30,
+        mem_mb=model_cost("train", "mem_mb"),
+        runtime=model_cost("train", "runtime"),
+        **MODEL_GPU,
     priority: lambda wc: model_priority(wc.model)
     log:
         f"{LOGS}/train/{{model}}.log",
     benchmark:
         f"{BENCH}/train/{{model}}.tsv"
+    conda:
+        CONDA_ENV
     script:
-        "../scripts/train.py"
+        TRAIN.path
 
 
 ALL_TARGETS.extend(expand(f"{R}/models/{{model}}/model.pt", model=MODELS))

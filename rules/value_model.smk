@@ -3,13 +3,15 @@
 VM = config["value_model"]
 VM_DIR = f"{R}/value_model"
 SESSIONS = f"{R}/sessions/sessions.parquet"
+SESSIONS_SCRIPT = script_and_code("sessions")
+ESTIMATE = script_and_code("estimate_weights")
 
 
 rule sessions:
     input:
         big=TABLES["big_matrix"],
         edges=EDGES,
-        code=code("sessions", "io", "contracts"),
+        code=SESSIONS_SCRIPT.code,
     output:
         sessions=SESSIONS,
         lengths=f"{R}/sessions/lengths.csv",
@@ -23,8 +25,10 @@ rule sessions:
         f"{LOGS}/sessions.log",
     benchmark:
         f"{BENCH}/sessions.tsv"
+    conda:
+        CONDA_ENV
     script:
-        "../scripts/sessions.py"
+        SESSIONS_SCRIPT.path
 
 
 rule estimate_weights:
@@ -36,11 +40,7 @@ rule estimate_weights:
         categories=TABLES["item_categories"],  # content features (content embeddings)
         edges=EDGES,
         item_features=ITEM_FEATURES,
-        code=code(
-            "value_model/__init__", "value_model/simulator", "value_model/embeddings", "value_model/estimate",
-            "value_model/plackett_luce", "value_model/marginal_pl", "value_model/recovery", "value_model/figures",
-            "value_model/pipeline", "value_model/scoring", "features", "models", "device", "io", "contracts",
-        ),
+        code=ESTIMATE.code,
     output:
         weights=f"{VM_DIR}/weights.json",
         sensitivity=f"{VM_DIR}/sensitivity.csv",
@@ -57,12 +57,15 @@ rule estimate_weights:
     resources:
         mem_mb=lambda wc: 6000 if config["scale"] == "full" or not SYNTHETIC else 3000,
         runtime=60,
+        **GPU,  # scores with the models and estimates on config device
     log:
         f"{LOGS}/estimate_weights.log",
     benchmark:
         f"{BENCH}/estimate_weights.tsv"
+    conda:
+        CONDA_ENV
     script:
-        "../scripts/estimate_weights.py"
+        ESTIMATE.path
 
 
 ALL_TARGETS.extend(rules.estimate_weights.output)
@@ -71,6 +74,8 @@ if SYNTHETIC:
     # One job per planted w* (a cluster runs them side by side); its params are only the settings that
     # case uses, so adding a planted w* adds one job and editing the main estimate reruns none.
     RECOVERY_CASES = list(range(len(VM["recovery"]["planted"])))
+    RECOVERY_CASE = script_and_code("recovery_case")
+    RECOVERY = script_and_code("recovery")
 
     rule recovery_case:
         input:
@@ -78,12 +83,7 @@ if SYNTHETIC:
             big=TABLES["big_matrix"],  # content features; the sessions' start hours (pools-unknown path)
             categories=TABLES["item_categories"],
             small=TABLES["small_matrix"],  # pairs no pool holds (pools-unknown path)
-            code=code(
-                "value_model/__init__", "value_model/simulator", "value_model/embeddings",
-                "value_model/estimate", "value_model/plackett_luce", "value_model/marginal_pl",
-                "value_model/recovery", "value_model/pipeline", "value_model/scoring", "synthetic",
-                "config", "device", "io", "contracts",
-            ),
+            code=RECOVERY_CASE.code,
         output:
             f"{VM_DIR}/recovery/case_{{case}}.csv",
         wildcard_constraints:
@@ -96,17 +96,20 @@ if SYNTHETIC:
         resources:
             mem_mb=3000,
             runtime=60,
+            **GPU,  # estimates on config device
         log:
             f"{LOGS}/recovery/case_{{case}}.log",
         benchmark:
             f"{BENCH}/recovery/case_{{case}}.tsv"
+        conda:
+            CONDA_ENV
         script:
-            "../scripts/recovery_case.py"
+            RECOVERY_CASE.path
 
     rule recovery:
         input:
             cases=expand(f"{VM_DIR}/recovery/case_{{case}}.csv", case=RECOVERY_CASES),
-            code=code("value_model/recovery", "value_model/figures", "value_model/pipeline", "io"),
+            code=RECOVERY.code,
         output:
             recovery=f"{VM_DIR}/recovery.csv",
             figure=f"{R}/report/value_model_recovery.png",
@@ -118,7 +121,9 @@ if SYNTHETIC:
             f"{LOGS}/recovery.log",
         benchmark:
             f"{BENCH}/recovery.tsv"
+        conda:
+            CONDA_ENV
         script:
-            "../scripts/recovery.py"
+            RECOVERY.path
 
     ALL_TARGETS.extend(rules.recovery.output)

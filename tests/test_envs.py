@@ -1,5 +1,5 @@
 """The conda environment (envs/vmrec.yaml, for `--sdm conda`) installs what pyproject.toml pins, and every
-rule that runs code uses it."""
+rule that runs code uses it; GPU requests and local rules as the rule files declare them."""
 
 from __future__ import annotations
 
@@ -69,16 +69,39 @@ def _rules(config: dict) -> list:
         return list(wapi._workflow.rules)
 
 
+def _gpus(rule, model: str) -> int:
+    """The GPUs a job of `rule` (for model `model` when per model) asks for."""
+    from types import SimpleNamespace
+
+    res = rule.resources["gpu"]
+    return res._evaluator(SimpleNamespace(model=model)) if res.is_evaluable() else res.raw
+
+
 def test_every_rule_that_runs_code_uses_the_conda_env_and_cuda_asks_for_gpus():
+    """Declared on the rules (conda:, resources: gpu=), not patched by rule name: a rule that runs torch
+    on config `device` (it has a `device` param) asks for one GPU per job under device: cuda."""
+    from vmrec.registry import model_names
+
     rules = _rules({"scale": "tiny", "device": "cuda"})
     code_rules = [r for r in rules if r.script or r.shellcmd]
     assert code_rules, "no rules found"
     no_env = [r.name for r in code_rules if not str(r.conda_env or "").endswith("envs/vmrec.yaml")]
     assert not no_env, f"rules without conda env envs/vmrec.yaml: {no_env}"
-    gpu_rules = [r for r in rules if r.name.startswith(("train", "sweep", "estimate_weights"))]
-    no_gpu = [r.name for r in gpu_rules if "gpu" not in r.resources or r.resources["gpu"].raw != 1]
+    gpu_rules = [r for r in rules if "device" in r.params.keys()]
+    assert {"sweep", "train", "estimate_weights", "recovery_case"} <= {r.name for r in gpu_rules}
+    models = model_names({"hidden_dims": [16], "mf_dims": [8], "lightgcn_dims": [8]})
+    no_gpu = [(r.name, m) for r in gpu_rules for m in models if "gpu" not in r.resources or _gpus(r, m) != 1]
     assert not no_gpu, f"rules that ask no GPU under device: cuda: {no_gpu}"
+    others = [r.name for r in rules if r not in gpu_rules and "gpu" in r.resources]
+    assert not others, f"rules that run nothing on the device but ask for a GPU: {others}"
 
 
 def test_cpu_runs_ask_no_gpu():
     assert not [r.name for r in _rules({"scale": "tiny", "device": "cpu"}) if "gpu" in r.resources]
+
+
+def test_cheap_rules_run_on_the_submit_host():
+    """The localrules directive names the aggregation rules; nothing else runs outside the cluster."""
+    rules = _rules({"scale": "tiny"})
+    local = {r.name for r in rules if r.name in r.workflow._localrules or r.norun}  # Workflow.is_local
+    assert local == {"all", "select", "report_headline", "report_figures"}, local

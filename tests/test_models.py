@@ -58,17 +58,20 @@ def test_model_names_and_specs():
 
 
 def test_model_name_grammar_has_one_owner():
-    """vmrec.config owns the grammar: every name model_names builds matches MODEL_NAME_PATTERN, parses in
-    model_spec, and the Snakemake `model` wildcard is constrained by the same pattern."""
+    """vmrec.registry owns the grammar: every name model_names builds matches MODEL_NAME_PATTERN, parses in
+    model_spec to its family, and the Snakemake `model` wildcard is constrained by the same pattern."""
     import re
     from pathlib import Path
 
-    from vmrec.config import MODEL_NAME_PATTERN, is_graph_model
+    from vmrec.config import MODEL_NAME_PATTERN as CONFIG_PATTERN
+    from vmrec.registry import MODEL_NAME_PATTERN, family_of, is_graph_model
 
+    assert CONFIG_PATTERN is MODEL_NAME_PATTERN
     names = model_names({"hidden_dims": [8, 16], "mf_dims": [32], "lightgcn_dims": [64, 128]})
     for n in names:
         assert re.fullmatch(MODEL_NAME_PATTERN, n), n
         assert model_spec(n, CFG).name == n
+        assert model_spec(n, CFG).kind == family_of(n).name
         assert is_graph_model(n) == (model_spec(n, CFG).kind in ("gnn", "lightgcn"))
     smk = (Path(__file__).resolve().parents[1] / "rules" / "common.smk").read_text()
     assert "model=MODEL_NAME_PATTERN" in smk

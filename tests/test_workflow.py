@@ -6,6 +6,7 @@ All tests share one tiny build (fixture `tiny_workdir` in conftest.py); dry runs
 
 from __future__ import annotations
 
+import functools
 import os
 import time
 from pathlib import Path
@@ -96,18 +97,54 @@ def _restore(path: Path, saved: tuple[str, tuple[float, float]]) -> None:
     os.utime(path, saved[1])
 
 
-def test_editing_a_module_reruns_the_rules_that_import_it(tiny_workdir):
+def _importers(repo: Path, module: str) -> set[str]:
+    """Rules whose scripts import vmrec module `module` (dotted), directly or through other vmrec modules,
+    in any function: found by the standard library's modulefinder over the scripts' bytecode, with only
+    the repo's src/ on its path (independent of vmrec.workflow_deps, which the rule files use)."""
+    from modulefinder import ModuleFinder
+
+    importers = set()
+    for rule, script in _rule_scripts().items():
+        finder = ModuleFinder(path=[str(repo / "src")])
+        finder.run_script(str((repo / "rules" / script).resolve()))
+        if module in finder.modules:
+            importers.add(rule)
+    return importers
+
+
+@functools.cache
+def _rule_scripts() -> dict[str, str]:
+    """{rule: its script, relative to rules/} of the workflow's rules (parsed by Snakemake's API)."""
+    from test_envs import _rules
+
+    return {r.name: r.script for r in _rules({"scale": "tiny"}) if r.script}
+
+
+# One module per kind: the config (imported through vmrec.config by some scripts only), one stage's
+# library, a value-model module, the report's.
+EDITED_MODULES = ["config.py", "labels.py", "value_model/scoring.py", "htmlreport.py"]
+
+
+@pytest.mark.parametrize("rel", EDITED_MODULES)
+def test_editing_a_module_reruns_the_rules_that_import_it(tiny_workdir, rel):
+    """Editing a vmrec module reruns exactly the rules whose scripts import it, and what follows them."""
     wf = tiny_workdir
-    module = wf.repo / "src" / "vmrec" / "labels.py"  # imported by features only
+    module = wf.repo / "src" / "vmrec" / rel
     if not module.exists():
-        pytest.skip(f"{module.name} not in the workflow yet")
+        pytest.skip(f"vmrec/{rel} not in the workflow yet")
+    name = "vmrec." + rel.removesuffix(".py").replace("/", ".")
+    importers = _importers(wf.repo, name) & set(wf.dry_run("--forceall"))
+    assert importers, f"no rule of the DAG imports {name}"
+    expected = _forced(wf, "--forcerun", *importers)
     saved = _touch_later(module)
     try:
         changed = wf.dry_run()
     finally:
         _restore(module, saved)
-    assert "features" in changed, f"editing vmrec/labels.py did not rerun features: {changed}"
-    assert not UPSTREAM & set(changed), f"editing vmrec/labels.py reran upstream steps: {changed}"
+    assert changed == expected, (f"editing vmrec/{rel} reruns {changed}; the rules that import it "
+                                 f"({sorted(importers)}) and what follows are {expected}")
+    if rel == "labels.py":  # imported by features only
+        assert "features" in changed and not UPSTREAM & set(changed), changed
     assert wf.dry_run() == {}, "restoring the module did not make the workflow up to date again"
 
 

@@ -12,6 +12,10 @@ import yaml
 
 from vmrec.contracts import HEADS
 
+# The model families (name grammar, keys each reads, priority, cost, GPU use) are owned by vmrec.registry;
+# these names stay importable from here for the callers that read them with the config.
+from vmrec.registry import MODEL_NAME_PATTERN, is_graph_model, model_names, model_priority  # noqa: F401
+
 SCHEMA_PATH = Path(__file__).resolve().parents[2] / "schemas" / "config.schema.yaml"
 
 
@@ -136,34 +140,6 @@ def dataset_name(cfg: dict) -> str:
     `run_name`; results go to results/<name>/ (and synthetic raw data to data/raw/<name>/)."""
     name = f"synthetic-{cfg['scale']}" if cfg["dataset"] == "synthetic" else "kuairec"
     return f"{name}-{cfg['run_name']}" if cfg.get("run_name") else name
-
-
-# The model-name grammar, owned here: model_names builds names from the config, vmrec.models.model_spec
-# parses them with this pattern and rules/common.smk constrains the `model` wildcard with it (one regex,
-# so a new family is added in one place; tests/test_models.py checks that the three agree).
-MODEL_NAME_PATTERN = r"logreg|edge_mlp|(mf|lightgcn|gnn)_h\d+"
-
-
-def is_graph_model(name: str) -> bool:
-    """Whether model `name` propagates over a graph (the lightgcn and gnn families)."""
-    return name.startswith(("lightgcn_h", "gnn_h"))
-
-
-def model_names(models_cfg: dict) -> list[str]:
-    """Every model of the config's `models` section: logreg, edge_mlp, one mf_h{dim} per mf_dims entry,
-    one lightgcn_h{dim} per lightgcn_dims entry and one gnn_h{dim} (GraphSAGE) per hidden_dims entry
-    (light: the Snakefile calls it while parsing)."""
-    return ["logreg", "edge_mlp", *(f"mf_h{d}" for d in models_cfg.get("mf_dims", [])),
-            *(f"lightgcn_h{d}" for d in models_cfg.get("lightgcn_dims", [])),
-            *(f"gnn_h{d}" for d in models_cfg["hidden_dims"])]
-
-
-def model_priority(model: str) -> int:
-    """Snakemake priority of a model's sweep, select, train and evaluate jobs: the costlier the model, the
-    earlier its jobs start among those ready (longest first: the GNNs' chain is the longest of the DAG)."""
-    kind, _, dim = model.partition("_h")
-    base = {"logreg": 0, "edge_mlp": 1, "mf": 2, "lightgcn": 3, "gnn": 4}.get(kind, 0)
-    return base * 16 + (int(dim).bit_length() if dim.isdigit() else 0)
 
 
 # The settings one recovery case depends on (Snakemake params of rule recovery_case): editing the main

@@ -20,8 +20,8 @@ what the head sees:
 Propagation is full-graph, over torch.sparse CSR adjacencies (adj_t), so neither pyg-lib nor
 torch-sparse is needed.
 
-The model-name grammar is owned by vmrec.config (MODEL_NAME_PATTERN, model_names); model_spec here and
-the `model` wildcard of rules/common.smk use it (tests/test_models.py checks they agree).
+The families (name grammar, the config keys each reads, graph use, cost) are owned by vmrec.registry;
+model_spec here parses a name with it and the network below is built per family kind.
 
 `load_model(path)` returns a `FittedModel`: `predict_proba(X, user_id, video_id) -> (n, 4)` scores any
 (user, video, context) rows; X holds the raw f_* columns in `feature_names` order.
@@ -30,7 +30,6 @@ the `model` wildcard of rules/common.smk use it (tests/test_models.py checks the
 from __future__ import annotations
 
 import logging
-import re
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -39,18 +38,20 @@ import torch
 from torch import nn
 from torch_geometric.nn import LGConv, SAGEConv
 
-from vmrec.config import (
-    MODEL_NAME_PATTERN,
-    model_names,  # noqa: F401  (re-exported: the model list lives with the config)
-)
 from vmrec.contracts import HEADS
 from vmrec.graph import mean_adjacency, sym_norm_adjacency
 from vmrec.io import atomic_path
+from vmrec.registry import (
+    BY_NAME,
+    FAMILIES,
+    family_of,
+    hidden_dim,
+    model_names,  # noqa: F401  (re-exported: the model list of a config)
+)
 
 log = logging.getLogger("vmrec")
 CHECKPOINT_FORMAT = "vmrec-model-v1"
-_MODEL_NAME = re.compile(MODEL_NAME_PATTERN)
-GRAPH_KINDS = ("gnn", "lightgcn")  # kinds that propagate over a graph view
+GRAPH_KINDS = tuple(f.name for f in FAMILIES if f.graph)  # kinds that propagate over a graph view
 
 
 @dataclass
@@ -65,19 +66,13 @@ class ModelSpec:
 
 
 def model_spec(name: str, models_cfg: dict) -> ModelSpec:
-    """The spec of model `name` (grammar: vmrec.config.MODEL_NAME_PATTERN) from the config's `models`."""
-    m = _MODEL_NAME.fullmatch(name)
-    if m is None:
-        raise ValueError(f"unknown model name {name!r}; expected logreg, edge_mlp, mf_h<dim>, "
-                         "lightgcn_h<dim> or gnn_h<dim>")
-    if name == "logreg":
-        return ModelSpec(name, "logreg")
-    if name == "edge_mlp":
-        return ModelSpec(name, "edge_mlp", list(models_cfg["mlp_hidden"]))
-    kind, dim = name.split("_h")
-    layers = {"gnn": models_cfg.get("gnn_layers", 0),
-              "lightgcn": models_cfg.get("lightgcn_layers", 0)}.get(kind, 0)
-    return ModelSpec(name, kind, list(models_cfg["mlp_hidden"]), int(dim), int(layers))
+    """The spec of model `name` (grammar: vmrec.registry) from the config's `models` section or from the
+    model's params (vmrec.registry.model_params)."""
+    family = family_of(name)
+    reads = {param for param, _ in family.reads}
+    mlp_hidden = list(models_cfg["mlp_hidden"]) if "mlp_hidden" in reads else []
+    layers = models_cfg.get(family.layers_key, 0) if family.layers_key else 0
+    return ModelSpec(name, family.name, mlp_hidden, hidden_dim(name), int(layers))
 
 
 class GraphView:
@@ -317,6 +312,6 @@ def load_model(path: str | Path, batch_size: int = 65536) -> FittedModel:
         net.load_state_dict(ckpt["state_dict"])
     except RuntimeError as e:
         raise ValueError(f"model checkpoint {path}: weights do not match model {spec.name}: {e}") from e
-    emb = (ckpt["user_emb"], ckpt["video_emb"]) if spec.kind in ("mf", *GRAPH_KINDS) else None
+    emb = (ckpt["user_emb"], ckpt["video_emb"]) if BY_NAME[spec.kind].embeddings else None
     return FittedModel(net, ckpt["feature_names"], ckpt["x_mean"], ckpt["x_std"], ckpt["user_ids"],
                        ckpt["video_ids"], emb, batch_size)
