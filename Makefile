@@ -47,7 +47,7 @@ report: $(STAMP)
 GPU_DIR ?= /tmp/vmrec-gpu-check
 gpu-check: $(STAMP)
 	@$(BIN)/python -c "import torch, sys; ok = torch.cuda.is_available(); print('CUDA:', torch.cuda.get_device_name(0) if ok else 'none'); sys.exit(0 if ok else 'gpu-check: torch sees no CUDA GPU (torch ' + torch.__version__ + '); run it on a GPU node with the CUDA build of torch')"
-	$(BIN)/snakemake -s $(CURDIR)/Snakefile --directory $(GPU_DIR) --configfile $(CURDIR)/config.yaml -j2 --config scale=tiny device=cuda --forcerun $$($(BIN)/snakemake -s $(CURDIR)/Snakefile --directory $(GPU_DIR) --list-rules 2>/dev/null | grep '^train' ) $(ARGS)
+	$(BIN)/snakemake -s $(CURDIR)/Snakefile --directory $(GPU_DIR) --configfile $(CURDIR)/config.yaml -j2 --config scale=tiny device=cuda --forcerun sweep train $(ARGS)
 	@grep -h -i "epoch" $(GPU_DIR)/results/synthetic-tiny/logs/train*.log $(GPU_DIR)/results/synthetic-tiny/logs/*/train*.log 2>/dev/null || true
 
 # Table of wall time and peak memory per rule from a run's benchmark files (docs/performance.md).

@@ -57,6 +57,7 @@ class Family:
     embeddings: bool = False  # learns user and video embeddings (checkpoints store them)
     graph: bool = False  # propagates over a graph view (full-graph; not a candidate "non-graph" baseline)
     gpu: bool = True  # its jobs run on config `device` and ask for a GPU under device: cuda
+    target_share: bool = False  # supervised on the newest models.target_frac of train (labelled messages)
     sweep_cost: dict[bool, JobCost] | None = None  # by full size; None: SWEEP_COST
     train_cost: dict[bool, JobCost] | None = None  # by full size; None: TRAIN_COST
 
@@ -86,7 +87,7 @@ FAMILIES: tuple[Family, ...] = (
            priority=3, layers_key="lightgcn_layers", sweep_batch_key="lightgcn_batch_size",
            embeddings=True, graph=True),
     Family("gnn", "hidden_dims", _HEAD + _MLP + (("emb_l2", "emb_l2"), ("gnn_layers", "gnn_layers")),
-           priority=4, layers_key="gnn_layers", embeddings=True, graph=True),
+           priority=4, layers_key="gnn_layers", embeddings=True, graph=True, target_share=True),
 )
 BY_NAME = {f.name: f for f in FAMILIES}
 

@@ -9,8 +9,7 @@ Design: one job per seed runs the main workflow as a nested Snakemake (`run_seed
 complete config file (`seed_run_config`), exactly the run a user gets by hand with that config. Snakemake's
 `module` directive (one module per seed, each with its own config) was not used: the main workflow fixes
 its paths and rule set from its config while it is parsed (common.smk's globals, `if SYNTHETIC:` rules, the
-validated config written back into `config`), and report.smk walks `workflow.rules`, which a module shares
-with the importing workflow and every other module; making all of that per-module safe would change the main
+validated config written back into `config`); making all of that per-module safe would change the main
 workflow for the study's sake, and the DAG would hold N x ~60 jobs. A nested run needs no change to the
 main workflow beyond `run_name`, keeps each seed's log, and any later rule, stage or fix applies to the study
 as is. Its cost: the outer scheduler sees a seed as one job (on SLURM one allocation of `cores_per_seed`

@@ -17,6 +17,7 @@ from tqdm import tqdm
 from vmrec.contracts import HEADS, PREDICTION_COLUMNS, PROB_COLUMNS
 from vmrec.metrics import auc
 from vmrec.models import EngagementNet, GraphView, ModelSpec
+from vmrec.registry import BY_NAME
 
 log = logging.getLogger("vmrec")
 
@@ -58,7 +59,7 @@ def supervised_rows(spec: ModelSpec, g: dict) -> torch.Tensor:
     """Indices of the train targets a model is supervised on: every train edge, except for the GraphSAGE
     family (gnn), whose labelled messages and node label means come from the older train edges: it
     trains on the newest models.target_frac only (graph `train_target_mask`), never on a message edge."""
-    if spec.kind == "gnn":
+    if BY_NAME[spec.kind].target_share:
         return torch.nonzero(g["train_target_mask"]).flatten()
     return torch.arange(len(g["train_x"]))
 
