@@ -8,7 +8,8 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from vmrec.features import LOCAL_OFFSET_S, ONEHOT_MAX, RANGE_ORDERS, day_to_yyyymmdd
+from vmrec.features import ONEHOT_MAX, RANGE_ORDERS
+from vmrec.localtime import LOCAL_OFFSET_S, day_to_yyyymmdd
 
 T0 = 1593878400.0  # 2020-07-04 16:00 UTC = 2020-07-05 00:00 Beijing
 N_DAYS = 6

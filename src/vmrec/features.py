@@ -42,17 +42,7 @@ import pyarrow.parquet as pq
 from tqdm import tqdm
 
 from vmrec.contracts import EDGE_ID_COLUMNS, HEADS, N_TAGS, SPLITS
-from vmrec.features_common import (
-    DAY_S,
-    LOCAL_OFFSET_S,
-    FeatureBlock,
-    column,
-    day_to_yyyymmdd,
-    local_day,
-    read_ingested,
-    timed,
-    yyyymmdd_to_day,
-)
+from vmrec.features_common import FeatureBlock, column, read_ingested, timed
 from vmrec.features_context import context_features
 from vmrec.features_item import (
     CUM_COUNTS,
@@ -75,6 +65,7 @@ from vmrec.features_user import (
 )
 from vmrec.io import atomic_path, write_parquet, write_text
 from vmrec.labels import derive_labels
+from vmrec.localtime import DAY_S, LOCAL_OFFSET_S, day_to_yyyymmdd, local_day, yyyymmdd_to_day
 
 log = logging.getLogger(__name__)
 

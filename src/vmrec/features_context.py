@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from vmrec.features_common import DAY_S, LOCAL_OFFSET_S, FeatureBlock, local_day
+from vmrec.features_common import FeatureBlock
+from vmrec.localtime import DAY_S, LOCAL_OFFSET_S, local_day
 
 
 def context_features(user_id: np.ndarray, ts: np.ndarray, source: str) -> FeatureBlock:

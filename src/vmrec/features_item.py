@@ -12,7 +12,8 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from vmrec.contracts import N_TAGS
-from vmrec.features_common import FeatureBlock, column, log1p_pos, read_ingested, slug, yyyymmdd_to_day
+from vmrec.features_common import FeatureBlock, column, log1p_pos, read_ingested, slug
+from vmrec.localtime import yyyymmdd_to_day
 
 log = logging.getLogger(__name__)
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from vmrec import localtime
 from vmrec.contracts import UTC_OFFSET_S
 
 MS_DAY = 86_400_000
@@ -53,7 +54,5 @@ def local_day(ts_ms: np.ndarray) -> np.ndarray:
 
 
 def day_to_yyyymmdd(day: np.ndarray) -> np.ndarray:
-    """YYYYMMDD integers of local day indices."""
-    dates = (DAY0 + day.astype("timedelta64[D]")).astype("datetime64[D]")
-    s = np.datetime_as_string(dates)
-    return np.char.replace(s, "-", "").astype(np.int64)
+    """YYYYMMDD integers (int64) of local day indices."""
+    return localtime.day_to_yyyymmdd(np.asarray(day) + DAY0.astype(np.int64)).astype(np.int64)
