@@ -63,3 +63,14 @@ def test_cli_rejects_unknown_sections():
 
     with pytest.raises(SystemExit):
         main(["--only", "nope"])
+
+
+def test_train_section_batches():
+    """The train section measures every model at 65,536 (and 4,096 where affordable), and lightgcn_h64
+    also at its own full-size sweep batch."""
+    from vmrec.bench.train import batch_sizes
+
+    assert batch_sizes("edge_mlp", "full", "cpu") == [4096, 65536]
+    assert batch_sizes("gnn_h64", "full", "cpu") == [65536]
+    assert batch_sizes("lightgcn_h64", "full", "cpu") == [65536, 262144]
+    assert batch_sizes("lightgcn_h64", "tiny", "cpu") == [4096, 65536]
