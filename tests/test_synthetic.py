@@ -332,18 +332,37 @@ def _check_distributions(root: Path, tol: float) -> dict:
     return got
 
 
-def test_distributions_tiny(world_raw):
-    _check_distributions(world_raw, tol=0.03)
+def test_distributions_tiny(world_raw, request):
+    # the platform's tiny pools cover 1/8 of the 400 videos, so its retrieval's tilt saturates: 0.04 there
+    # (the release's tolerance 0.03 holds at small, below)
+    tol = 0.04 if "platform" in request.node.callspec.id else 0.03
+    _check_distributions(world_raw, tol=tol)
 
 
-def test_distributions_small(small_raw):
+@pytest.fixture(scope="session")
+def small_platform_raw(tmp_path_factory, tiny_config) -> Path:
+    """The `small` scale of the platform world, generated once."""
+    syn = tiny_config["synthetic"]
+    root = tmp_path_factory.mktemp("raw_small_platform")
+    generate(root, "small", syn["seed"], syn["value_weights"], syn["noise_scale"], world="platform")
+    return root
+
+
+@pytest.fixture(params=["simple", "platform"])
+def world_small_raw(request) -> Path:
+    return request.getfixturevalue("small_raw" if request.param == "simple" else "small_platform_raw")
+
+
+def test_distributions_small(world_small_raw):
+    small_raw = world_small_raw
     _check_distributions(small_raw, tol=0.03)
     _check_labels_follow_truth(small_raw, min_auc=0.7)
     big = pd.read_csv(small_raw / RAW_SUBDIR / "big_matrix.csv", usecols=["user_id", "video_id"])
     assert big["user_id"].nunique() == 1500 and big["video_id"].nunique() >= 0.98 * 2500
 
 
-def test_item_daily_reflects_true_rates(small_raw):
+def test_item_daily_reflects_true_rates(world_small_raw):
+    small_raw = world_small_raw
     """Yesterday's complete-play rate of a video predicts today's true completion of its views."""
     data = small_raw / RAW_SUBDIR
     daily = pd.read_csv(data / "item_daily_features.csv", usecols=["video_id", "video_duration", "play_cnt",
@@ -373,8 +392,8 @@ def test_small_matrix_like_big_tiny(world_raw):
     _check_small_like_big(world_raw, median_tol=0.1)  # 60 x 120 block: wider
 
 
-def test_small_matrix_like_big_small(small_raw):
-    _check_small_like_big(small_raw, median_tol=0.08)
+def test_small_matrix_like_big_small(world_small_raw):
+    _check_small_like_big(world_small_raw, median_tol=0.08)
 
 
 def test_package_exports_what_the_code_imports():
