@@ -59,17 +59,32 @@ def _ratio_buckets(r: np.ndarray) -> dict[str, float]:
             "gt_2": np.mean(r > 2), "gt_5": np.mean(r > 5)}
 
 
+@pytest.fixture(scope="session")
+def tiny_platform_raw(tmp_path_factory, tiny_config) -> Path:
+    """A tiny synthetic KuaiRec of the platform world (synthetic.world: platform)."""
+    syn = tiny_config["synthetic"]
+    root = tmp_path_factory.mktemp("raw_platform")
+    generate(root, "tiny", syn["seed"], syn["value_weights"], syn["noise_scale"], world="platform")
+    return root
+
+
+@pytest.fixture(params=["simple", "platform"])
+def world_raw(request) -> Path:
+    """The tiny data of each world: the release's formats and marginals hold in both."""
+    return request.getfixturevalue("tiny_raw" if request.param == "simple" else "tiny_platform_raw")
+
+
 # --- formats ---------------------------------------------------------------------------------------
-def test_writes_the_seven_files_and_truth(tiny_raw):
-    data = tiny_raw / RAW_SUBDIR
+def test_writes_the_seven_files_and_truth(world_raw):
+    data = world_raw / RAW_SUBDIR
     assert sorted(p.name for p in data.iterdir()) == sorted(RAW_FILES)
-    truth = tiny_raw / "truth"
+    truth = world_raw / "truth"
     assert {TRUTH_JSON, TRUTH_SMALL, TRUTH_BIG, TRUTH_POOLS} <= {p.name for p in truth.iterdir()}
-    assert not [p for p in tiny_raw.iterdir() if p.name.startswith(".")], "temporary folder left behind"
+    assert not [p for p in world_raw.iterdir() if p.name.startswith(".")], "temporary folder left behind"
 
 
-def test_interaction_formats(tiny_raw):
-    data = tiny_raw / RAW_SUBDIR
+def test_interaction_formats(world_raw):
+    data = world_raw / RAW_SUBDIR
     for name, small in (("big_matrix.csv", False), ("small_matrix.csv", True)):
         raw = (data / name).read_bytes()
         assert not raw.startswith(b"\xef\xbb\xbf") and b"\r" not in raw
@@ -103,8 +118,8 @@ def test_interaction_formats(tiny_raw):
         assert (local.dt.strftime("%Y-%m-%d %H:%M:%S") == t.str.split(".").str[0]).all(), "time != ts + 8 h"
 
 
-def test_big_order_duplicates_dates_and_windows(tiny_raw):
-    big = pd.read_csv(tiny_raw / RAW_SUBDIR / "big_matrix.csv")
+def test_big_order_duplicates_dates_and_windows(world_raw):
+    big = pd.read_csv(world_raw / RAW_SUBDIR / "big_matrix.csv")
     assert (np.diff(big["user_id"]) >= 0).all()
     same_user = np.diff(big["user_id"]) == 0
     assert (np.diff(big["timestamp"])[same_user] >= 0).all(), "big not sorted by user, then timestamp"
@@ -126,8 +141,8 @@ def test_big_order_duplicates_dates_and_windows(tiny_raw):
     assert (big["watch_ratio"] == big["play_duration"] / big["video_duration"]).all()
 
 
-def test_small_block_dense_and_disjoint_from_big(tiny_raw):
-    data = tiny_raw / RAW_SUBDIR
+def test_small_block_dense_and_disjoint_from_big(world_raw):
+    data = world_raw / RAW_SUBDIR
     big = pd.read_csv(data / "big_matrix.csv")
     small = pd.read_csv(data / "small_matrix.csv")
     assert small["date"].dtype == np.float64
@@ -146,8 +161,8 @@ def test_small_block_dense_and_disjoint_from_big(tiny_raw):
     assert spread.max() <= 6 and (spread > 0).any()
 
 
-def test_side_file_formats(tiny_raw):
-    data = tiny_raw / RAW_SUBDIR
+def test_side_file_formats(world_raw):
+    data = world_raw / RAW_SUBDIR
     cats = _rows(data / "item_categories.csv")
     assert cats[0] == ["video_id", "feat"]
     for vid, feat in cats[1:]:
@@ -195,22 +210,22 @@ def test_float_repr_matches_python():
 
 
 # --- truth -------------------------------------------------------------------------------------------
-def test_truth_files_match_the_csvs(tiny_raw, tiny_config):
-    truth = json.loads((tiny_raw / "truth" / TRUTH_JSON).read_text())
+def test_truth_files_match_the_csvs(world_raw, tiny_config):
+    truth = json.loads((world_raw / "truth" / TRUTH_JSON).read_text())
     assert truth["value_weights"] == tiny_config["synthetic"]["value_weights"]
     assert truth["noise_scale"] == tiny_config["synthetic"]["noise_scale"]
     assert truth["label_thresholds"] == {"complete_ratio": 0.9, "long_seconds": 18.0, "rewatch_ratio": 2.0,
                                          "neg_seconds": 3.0}
-    data = tiny_raw / RAW_SUBDIR
+    data = world_raw / RAW_SUBDIR
     big = pd.read_csv(data / "big_matrix.csv")
-    bp = pq.read_table(tiny_raw / "truth" / TRUTH_BIG).to_pandas()
+    bp = pq.read_table(world_raw / "truth" / TRUTH_BIG).to_pandas()
     assert list(bp.columns) == ["csv_row", "user_id", "video_id", "session_id", *PROB_COLUMNS]
     assert len(bp) == len(big) == truth["sizes"]["big_rows"]
     assert (bp["csv_row"].to_numpy() == np.arange(len(big))).all()
     assert (bp["user_id"].to_numpy() == big["user_id"].to_numpy()).all()
     assert (bp["video_id"].to_numpy() == big["video_id"].to_numpy()).all()
     small = pd.read_csv(data / "small_matrix.csv")
-    sp = pq.read_table(tiny_raw / "truth" / TRUTH_SMALL).to_pandas()
+    sp = pq.read_table(world_raw / "truth" / TRUTH_SMALL).to_pandas()
     assert list(sp.columns) == ["user_id", "video_id", *PROB_COLUMNS]
     assert (sp[["user_id", "video_id"]].to_numpy() == small[["user_id", "video_id"]].to_numpy()).all()
     for df in (bp, sp):
@@ -239,12 +254,12 @@ def _check_labels_follow_truth(root: Path, min_auc: float) -> dict:
     return out
 
 
-def test_labels_follow_the_truth_tiny(tiny_raw):
-    _check_labels_follow_truth(tiny_raw, min_auc=0.65)
+def test_labels_follow_the_truth_tiny(world_raw):
+    _check_labels_follow_truth(world_raw, min_auc=0.65)
 
 
-def test_policy_shows_high_value_videos(tiny_raw, tiny_config):
-    pools = pq.read_table(tiny_raw / "truth" / TRUTH_POOLS).to_pandas()
+def test_policy_shows_high_value_videos(world_raw, tiny_config):
+    pools = pq.read_table(world_raw / "truth" / TRUTH_POOLS).to_pandas()
     assert list(pools.columns) == ["session_id", "user_id", "video_id", "shown", "position", *PROB_COLUMNS]
     w = np.array([tiny_config["synthetic"]["value_weights"][h] for h in HEADS])
     pools["V"] = pools[list(PROB_COLUMNS)].to_numpy() @ w
@@ -259,16 +274,16 @@ def test_policy_shows_high_value_videos(tiny_raw, tiny_config):
     pos = pools[pools["shown"]].groupby("session_id")["position"].agg(["min", "max", "count"])
     assert (pos["min"] == 0).all() and (pos["max"] == pos["count"] - 1).all()
     # the shown pool members are exactly the session's big rows (duplicates removed)
-    bp = pq.read_table(tiny_raw / "truth" / TRUTH_BIG).to_pandas()
-    big = pd.read_csv(tiny_raw / RAW_SUBDIR / "big_matrix.csv")
+    bp = pq.read_table(world_raw / "truth" / TRUTH_BIG).to_pandas()
+    big = pd.read_csv(world_raw / RAW_SUBDIR / "big_matrix.csv")
     first = ~big.duplicated(keep="first").to_numpy()
     per_session = bp[first].groupby("session_id").size()
     assert (pos["count"].reindex(per_session.index).to_numpy() == per_session.to_numpy()).all()
 
 
-def test_sessions_separated_by_long_gaps(tiny_raw):
-    bp = pq.read_table(tiny_raw / "truth" / TRUTH_BIG).to_pandas()
-    big = pd.read_csv(tiny_raw / RAW_SUBDIR / "big_matrix.csv", usecols=["user_id", "timestamp"])
+def test_sessions_separated_by_long_gaps(world_raw):
+    bp = pq.read_table(world_raw / "truth" / TRUTH_BIG).to_pandas()
+    big = pd.read_csv(world_raw / RAW_SUBDIR / "big_matrix.csv", usecols=["user_id", "timestamp"])
     gap = np.diff(big["timestamp"].to_numpy())
     new_session = np.diff(bp["session_id"].to_numpy()) != 0
     same_user = np.diff(big["user_id"].to_numpy()) == 0
@@ -317,18 +332,37 @@ def _check_distributions(root: Path, tol: float) -> dict:
     return got
 
 
-def test_distributions_tiny(tiny_raw):
-    _check_distributions(tiny_raw, tol=0.03)
+def test_distributions_tiny(world_raw, request):
+    # the platform's tiny pools cover 1/8 of the 400 videos, so its retrieval's tilt saturates: 0.04 there
+    # (the release's tolerance 0.03 holds at small, below)
+    tol = 0.04 if "platform" in request.node.callspec.id else 0.03
+    _check_distributions(world_raw, tol=tol)
 
 
-def test_distributions_small(small_raw):
+@pytest.fixture(scope="session")
+def small_platform_raw(tmp_path_factory, tiny_config) -> Path:
+    """The `small` scale of the platform world, generated once."""
+    syn = tiny_config["synthetic"]
+    root = tmp_path_factory.mktemp("raw_small_platform")
+    generate(root, "small", syn["seed"], syn["value_weights"], syn["noise_scale"], world="platform")
+    return root
+
+
+@pytest.fixture(params=["simple", "platform"])
+def world_small_raw(request) -> Path:
+    return request.getfixturevalue("small_raw" if request.param == "simple" else "small_platform_raw")
+
+
+def test_distributions_small(world_small_raw):
+    small_raw = world_small_raw
     _check_distributions(small_raw, tol=0.03)
     _check_labels_follow_truth(small_raw, min_auc=0.7)
     big = pd.read_csv(small_raw / RAW_SUBDIR / "big_matrix.csv", usecols=["user_id", "video_id"])
     assert big["user_id"].nunique() == 1500 and big["video_id"].nunique() >= 0.98 * 2500
 
 
-def test_item_daily_reflects_true_rates(small_raw):
+def test_item_daily_reflects_true_rates(world_small_raw):
+    small_raw = world_small_raw
     """Yesterday's complete-play rate of a video predicts today's true completion of its views."""
     data = small_raw / RAW_SUBDIR
     daily = pd.read_csv(data / "item_daily_features.csv", usecols=["video_id", "video_duration", "play_cnt",
@@ -354,12 +388,12 @@ def _check_small_like_big(root: Path, median_tol: float) -> None:
     assert abs(np.mean(r > 2) - 0.046) <= 0.02, f"small watch_ratio > 2 share {np.mean(r > 2):.3f} vs 0.046"
 
 
-def test_small_matrix_like_big_tiny(tiny_raw):
-    _check_small_like_big(tiny_raw, median_tol=0.1)  # 60 x 120 block: wider
+def test_small_matrix_like_big_tiny(world_raw):
+    _check_small_like_big(world_raw, median_tol=0.1)  # 60 x 120 block: wider
 
 
-def test_small_matrix_like_big_small(small_raw):
-    _check_small_like_big(small_raw, median_tol=0.08)
+def test_small_matrix_like_big_small(world_small_raw):
+    _check_small_like_big(world_small_raw, median_tol=0.08)
 
 
 def test_package_exports_what_the_code_imports():

@@ -190,6 +190,12 @@ TRUTH_BIG = "big_probs.parquet"  # csv_row, user_id, video_id, session_id, PROB_
 TRUTH_POOLS = "pools.parquet"
 """Candidate pools of logged sessions: session_id int64, user_id int32, video_id int32,
 shown bool, position int16 (0-based rank in the shown list, -1 if not shown), PROB_COLUMNS float32."""
+PLATFORM_PROB_COLUMNS: tuple[str, ...] = tuple(f"q_{h.removeprefix('y_')}" for h in HEADS)
+TRUTH_PLATFORM_POOLS = "platform_pools.parquet"
+"""Platform world only (truth.json "world": "platform"): the logging policy's own head probabilities of
+every pools.parquet row, in the same order: session_id int64, video_id int32, PLATFORM_PROB_COLUMNS
+float32 (q_complete, q_long, q_rewatch, q_neg). pools.parquet's PROB_COLUMNS there are the true heads at
+the session start without position or fatigue; TRUTH_BIG's those of each row in its own context."""
 
 
 # --- the model interface ---------------------------------------------------------------------------

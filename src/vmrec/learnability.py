@@ -53,9 +53,12 @@ def _fit_user_factors(static_logit: torch.Tensor, vf: torch.Tensor, user: torch.
     return a.detach(), b.detach(), P.detach()
 
 
-def learnability(edges: pd.DataFrame, scale: str, seed: int, l2_grid=L2_GRID) -> pd.DataFrame:
-    """AUC per head (rows) of oracle, static_only and known_video_factors on the test split."""
-    world = make_world(scale, seed)
+def learnability(edges: pd.DataFrame, scale: str, seed: int, l2_grid=L2_GRID, world: str = "simple"
+                 ) -> pd.DataFrame:
+    """AUC per head (rows) of oracle, static_only and known_video_factors on the test split. The oracle
+    is the true probability at the view's hour (on the platform world: without its position and fatigue
+    context, as for a session's first view)."""
+    world = make_world(scale, seed, world)
     e = edges[edges["split"].isin(["train", "val", "test"])].reset_index(drop=True)
     u, v = e["user_id"].to_numpy(np.int64), e["video_id"].to_numpy(np.int64)
     hour, d = local_hour(e["timestamp"].to_numpy() * 1000.0), world.dur[v]
@@ -94,7 +97,7 @@ def main(argv: list[str] | None = None) -> None:
     truth = json.loads((args.truth / TRUTH_JSON).read_text(encoding="utf-8"))
     edges = pd.read_parquet(args.results / "features" / "edges.parquet",
                             columns=["user_id", "video_id", "timestamp", "split", *HEADS])
-    table = learnability(edges, truth["scale"], int(truth["seed"]))
+    table = learnability(edges, truth["scale"], int(truth["seed"]), world=truth.get("world", "simple"))
     metrics = args.results / "report" / "metrics.csv"
     if metrics.exists():
         m = pd.read_csv(metrics).query("split == 'test' and metric == 'auc' and model != 'oracle'")

@@ -15,6 +15,9 @@ The modules, in the order `generate` uses them:
   writers      the interaction CSVs in the release's formats (`float_repr`) and its big_matrix quirks
   side_files   social_network, user_features, item_categories, item_daily_features, captions
   truth        truth/: true probabilities and truth.json (GENERATOR_VERSION)
+  platform     the platform world (`synthetic.world: platform`): the policy's own heads, personalised
+               retrieval, item daily statistics from the logged views, nonlinear affinity, position and
+               fatigue
   generator    `generate`: all of the above, written atomically
 """
 
@@ -23,7 +26,7 @@ from vmrec.synthetic.behaviour import LABEL_THRESHOLDS, head_probs, label_cutoff
 from vmrec.synthetic.clock import local_hour
 from vmrec.synthetic.generator import generate
 from vmrec.synthetic.truth import GENERATOR_VERSION, interaction_stats
-from vmrec.synthetic.world import SCALES, ScaleSpec, World, make_world
+from vmrec.synthetic.world import SCALES, WORLDS, ScaleSpec, World, make_world
 from vmrec.synthetic.writers import float_repr
 
 __all__ = [
@@ -32,6 +35,7 @@ __all__ = [
     "N_TAGS",
     "SCALES",
     "ScaleSpec",
+    "WORLDS",
     "World",
     "float_repr",
     "generate",

@@ -39,8 +39,12 @@ SKIP_BIAS = -0.1
 LOOP_BIAS = -3.1
 
 
-def _mixture(world: World, u: np.ndarray, v: np.ndarray, hour: np.ndarray, d: np.ndarray):
-    """Mixture parameters (pi_s, pi_w, pi_l, mu) of views (u, v) at local hour `hour`, duration d ms."""
+def _mixture(world: World, u: np.ndarray, v: np.ndarray, hour: np.ndarray, d: np.ndarray,
+             offset: np.ndarray | None = None):
+    """Mixture parameters (pi_s, pi_w, pi_l, mu) of views (u, v) at local hour `hour`, duration d ms.
+
+    `world.extra_offsets` (None in the simple world) and `offset` ((n, 3), e.g. the platform world's
+    position and fatigue) are added to (l_s, mu, l_l)."""
     x = np.log(d / REF_DURATION_MS)
     aff = np.einsum("nck,nck->nc", world.u_lat[u], world.v_lat[v], dtype=np.float64)
     st = world.u_static[u] + world.v_static[v]
@@ -49,6 +53,9 @@ def _mixture(world: World, u: np.ndarray, v: np.ndarray, hour: np.ndarray, d: np
     l_l = LOOP_BIAS - 0.9 * x + st[:, 2] + aff[:, 2]
     mu = (np.log(WATCH_MEDIAN_MS) + WATCH_DURATION_SLOPE * x + st[:, 1]
           + 0.1 * np.cos(ang - 2 * np.pi * 21 / 24) + aff[:, 1])
+    for off in (world.extra_offsets(u, v, x), offset):
+        if off is not None:
+            l_s, mu, l_l = l_s + off[:, 0], mu + off[:, 1], l_l + off[:, 2]
     m = np.maximum(np.maximum(l_s, l_l), 0.0)
     es, ew, el = np.exp(l_s - m), np.exp(-m), np.exp(l_l - m)
     z = es + ew + el
@@ -95,9 +102,12 @@ def _head_probs_from(mix, d: np.ndarray) -> np.ndarray:
     return out
 
 
-def head_probs(world: World, u: np.ndarray, v: np.ndarray, hour: np.ndarray, d: np.ndarray) -> np.ndarray:
-    """(n, 4) true probabilities of HEADS at the default thresholds for views (u, v, hour, d)."""
-    return _head_probs_from(_mixture(world, u, v, hour, d), np.asarray(d))
+def head_probs(world: World, u: np.ndarray, v: np.ndarray, hour: np.ndarray, d: np.ndarray,
+               offset: np.ndarray | None = None) -> np.ndarray:
+    """(n, 4) true probabilities of HEADS at the default thresholds for views (u, v, hour, d); `offset`
+    ((n, 3) on (l_s, mu, l_l)) is the context of a view beyond its hour (the platform world's position
+    and fatigue; None: none, a session's first view)."""
+    return _head_probs_from(_mixture(world, u, v, hour, d, offset), np.asarray(d))
 
 
 def _sample_play(mix, d: np.ndarray, rng: np.random.Generator) -> np.ndarray:
@@ -116,7 +126,7 @@ def _sample_play(mix, d: np.ndarray, rng: np.random.Generator) -> np.ndarray:
 
 
 def behave(world: World, u, v, hour, d, rng: np.random.Generator | None, chunk: int = 500_000,
-            desc: str | None = None):
+           desc: str | None = None, offset: np.ndarray | None = None):
     """Probabilities (float32, (n, 4)) and, with rng, sampled plays for many views, in chunks."""
     n = len(u)
     probs = np.empty((n, 4), np.float32)
@@ -125,7 +135,8 @@ def behave(world: World, u, v, hour, d, rng: np.random.Generator | None, chunk: 
     for s in tqdm(starts, desc=desc, disable=desc is None or n <= chunk, mininterval=2):
         sl = slice(s, s + chunk)
         dd = np.asarray(d[sl])
-        mix = _mixture(world, u[sl], v[sl], hour[sl], dd.astype(np.float64))
+        mix = _mixture(world, u[sl], v[sl], hour[sl], dd.astype(np.float64),
+                       None if offset is None else offset[sl])
         probs[sl] = _head_probs_from(mix, dd)
         if rng is not None:
             plays[sl] = _sample_play(mix, dd.astype(np.float64), rng)

@@ -19,12 +19,27 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from vmrec.contracts import HEADS, RAW_SUBDIR, TRUTH_BIG, TRUTH_JSON, TRUTH_POOLS, TRUTH_SMALL
+from vmrec.contracts import (
+    HEADS,
+    RAW_SUBDIR,
+    TRUTH_BIG,
+    TRUTH_JSON,
+    TRUTH_PLATFORM_POOLS,
+    TRUTH_POOLS,
+    TRUTH_SMALL,
+)
+from vmrec.synthetic.platform import (
+    build_platform_world,
+    item_daily_columns,
+    platform_pools_table,
+    platform_truth,
+    simulate_platform_big,
+)
 from vmrec.synthetic.policy import simulate_big
 from vmrec.synthetic.side_files import write_side_files
 from vmrec.synthetic.small_block import simulate_small
 from vmrec.synthetic.truth import interaction_stats, truth_record, write_probs
-from vmrec.synthetic.world import SCALES, build_world
+from vmrec.synthetic.world import SCALES, WORLDS, build_world
 from vmrec.synthetic.writers import write_big, write_interactions
 
 log = logging.getLogger("vmrec.synthetic")
@@ -39,8 +54,13 @@ def _as_weight_vector(value_weights: dict) -> np.ndarray:
     return np.array([float(value_weights[h]) for h in HEADS])
 
 
-def generate(root: Path, scale: str, seed: int, value_weights: dict, noise_scale: float) -> None:
+def generate(root: Path, scale: str, seed: int, value_weights: dict, noise_scale: float,
+             world: str = "simple") -> None:
     """Write a synthetic KuaiRec 2.0 to root/"KuaiRec 2.0/data" (7 CSVs) and root/"truth" (planted truth).
+
+    `world`: "simple" (the policy ranks on the truth, pools by popularity) or "platform"
+    (synthetic.platform: the policy's own heads, personalised retrieval, logged daily statistics,
+    nonlinear affinity, position and fatigue).
 
     Deterministic: the same arguments give byte-identical files. Atomic: everything is written into a
     temporary folder under `root` and renamed into place at the end.
@@ -49,6 +69,8 @@ def generate(root: Path, scale: str, seed: int, value_weights: dict, noise_scale
         raise ValueError(f"scale must be one of {sorted(SCALES)}; found {scale!r}")
     if not noise_scale > 0:
         raise ValueError(f"noise_scale must be > 0; found {noise_scale!r}")
+    if world not in WORLDS:
+        raise ValueError(f"world must be one of {list(WORLDS)}; found {world!r}")
     weights = _as_weight_vector(value_weights)
     spec = SCALES[scale]
     root = Path(root)
@@ -57,8 +79,14 @@ def generate(root: Path, scale: str, seed: int, value_weights: dict, noise_scale
     ss = np.random.SeedSequence(seed)
     r_world, r_big, r_small, r_dup, r_users, r_items, r_text, r_social = (np.random.default_rng(s)
                                                                          for s in ss.spawn(8))
-    world = build_world(spec, r_world)
-    big = simulate_big(world, spec, weights, noise_scale, r_big)
+    kind, world = world, build_world(spec, r_world)
+    plog = None
+    if kind == "platform":
+        world = build_platform_world(world, spec, np.random.default_rng(ss.spawn(1)[0]))
+        plog = simulate_platform_big(world, spec, weights, noise_scale, r_big)
+        big = plog.big
+    else:
+        big = simulate_big(world, spec, weights, noise_scale, r_big)
     small = simulate_small(world, spec, r_small)
 
     tmp = Path(tempfile.mkdtemp(prefix=".synthesize-", dir=root))
@@ -77,8 +105,15 @@ def generate(root: Path, scale: str, seed: int, value_weights: dict, noise_scale
         write_probs(truth / TRUTH_SMALL,
                     {"user_id": pa.array(small.user), "video_id": pa.array(small.video)}, small.probs)
         pq.write_table(big.pools, truth / TRUTH_POOLS)
-        write_side_files(data, world, spec, social=r_social, users=r_users, items=r_items, text=r_text)
+        daily = None
+        if plog is not None:
+            pq.write_table(platform_pools_table(plog), truth / TRUTH_PLATFORM_POOLS)
+            daily = item_daily_columns(world, big, small, r_items)
+        write_side_files(data, world, spec, social=r_social, users=r_users, items=r_items, text=r_text,
+                         item_daily=daily)
         truth_json = truth_record(spec, scale, seed, value_weights, noise_scale, world, big, small, sizes)
+        if plog is not None:
+            truth_json = platform_truth(truth_json, world, plog)
         truth_json["stats"] = {"big_matrix": big_stats, "small_matrix": small_stats}
         (truth / TRUTH_JSON).write_text(json.dumps(truth_json, indent=2) + "\n", encoding="utf-8")
         # move into place

@@ -128,6 +128,62 @@ ITEM_DAILY_COLUMNS = list(TABLE_COLUMNS["item_daily_features"])
 COLLECT_FROM = "2020-07-18"  # the four collect_* columns are empty before this date
 
 
+def engagement_columns(world: World, vv: np.ndarray, play: np.ndarray, date: np.ndarray,
+                       rng: np.random.Generator) -> list[pa.Array]:
+    """The last 31 columns of item_daily_features (play_progress's successors: comment stay time, likes,
+    comments, follows, shares, downloads, reports, reduce-similar, collects) of rows (video vv, date) with
+    `play` plays, drawn from rates driven by the video's quality."""
+    n = len(vv)
+    like_rate = 0.03 * np.exp(0.5 * world.quality[vv])
+    like = rng.binomial(play, np.clip(like_rate, 0, 0.5))
+    like_u = rng.binomial(like, 0.98)
+    dbl = rng.binomial(like, 0.7)
+    click = like - dbl
+    cancel_like = rng.binomial(like, 0.02)
+    cancel_like_u = rng.binomial(cancel_like, 0.95)
+    comment = rng.binomial(play, np.clip(0.004 * np.exp(0.4 * world.quality[vv]), 0, 0.2))
+    comment_u = rng.binomial(comment, 0.8)
+    reply = rng.binomial(comment, 0.3)
+    direct = comment - reply
+    del_c = rng.binomial(comment, 0.01)
+    del_cu = rng.binomial(del_c, 0.9)
+    c_like = rng.binomial(play, 0.01)
+    c_like_u = rng.binomial(c_like, 0.9)
+    stay = np.rint(comment * rng.gamma(2.0, 8000.0, n)).astype(np.int64)
+    follow = rng.binomial(play, 0.002)
+    follow_u = rng.binomial(follow, 0.98)
+    c_follow = rng.binomial(follow, 0.05)
+    c_follow_u = c_follow
+    share = rng.binomial(play, np.clip(0.002 * np.exp(0.4 * world.quality[vv]), 0, 0.1))
+    share_u = rng.binomial(share, 0.9)
+    dl = rng.binomial(play, 0.001)
+    dl_u = rng.binomial(dl, 0.95)
+    report = rng.binomial(play, 0.0002)
+    report_u = report
+    reduce = rng.binomial(play, np.clip(0.002 * np.exp(-0.5 * world.quality[vv]), 0, 0.1))
+    reduce_u = rng.binomial(reduce, 0.97)
+    collect = rng.binomial(play, 0.002)
+    collect_u = rng.binomial(collect, 0.98)
+    c_collect = rng.binomial(collect, 0.03)
+    c_collect_u = c_collect
+    collect_missing = date < int(COLLECT_FROM.replace("-", ""))
+
+    def s(x) -> pa.Array:
+        return pc.cast(pa.array(np.asarray(x)), pa.string())
+
+    def opt(col: pa.Array, missing: np.ndarray) -> pa.Array:
+        return pc.if_else(pa.array(missing), "", col)
+
+    return [
+        s(stay), s(like), s(like_u), s(click), s(dbl), s(cancel_like), s(cancel_like_u),
+        s(comment), s(comment_u), s(direct), s(reply), s(del_c), s(del_cu), s(c_like), s(c_like_u),
+        s(follow), s(follow_u), s(c_follow), s(c_follow_u), s(share), s(share_u), s(dl), s(dl_u),
+        s(report), s(report_u), s(reduce), s(reduce_u),
+        opt(s(collect), collect_missing), opt(s(collect_u), collect_missing),
+        opt(s(c_collect), collect_missing), opt(s(c_collect_u), collect_missing),
+    ]
+
+
 def _item_daily(world: World, rng: np.random.Generator) -> list[pa.Array]:
     V = world.n_videos
     rates = platform_rates(world, rng)
@@ -172,43 +228,11 @@ def _item_daily(world: World, rng: np.random.Generator) -> list[pa.Array]:
     long_, long_u = outcome(rates["long"])
     short, short_u = outcome(rates["short"])
     progress = np.clip(rates["progress"][vv] + rng.normal(0, 0.01, n), 0, 1)
-    like_rate = 0.03 * np.exp(0.5 * world.quality[vv])
-    like = rng.binomial(play, np.clip(like_rate, 0, 0.5))
-    like_u = rng.binomial(like, 0.98)
-    dbl = rng.binomial(like, 0.7)
-    click = like - dbl
-    cancel_like = rng.binomial(like, 0.02)
-    cancel_like_u = rng.binomial(cancel_like, 0.95)
-    comment = rng.binomial(play, np.clip(0.004 * np.exp(0.4 * world.quality[vv]), 0, 0.2))
-    comment_u = rng.binomial(comment, 0.8)
-    reply = rng.binomial(comment, 0.3)
-    direct = comment - reply
-    del_c = rng.binomial(comment, 0.01)
-    del_cu = rng.binomial(del_c, 0.9)
-    c_like = rng.binomial(play, 0.01)
-    c_like_u = rng.binomial(c_like, 0.9)
-    stay = np.rint(comment * rng.gamma(2.0, 8000.0, n)).astype(np.int64)
-    follow = rng.binomial(play, 0.002)
-    follow_u = rng.binomial(follow, 0.98)
-    c_follow = rng.binomial(follow, 0.05)
-    c_follow_u = c_follow
-    share = rng.binomial(play, np.clip(0.002 * np.exp(0.4 * world.quality[vv]), 0, 0.1))
-    share_u = rng.binomial(share, 0.9)
-    dl = rng.binomial(play, 0.001)
-    dl_u = rng.binomial(dl, 0.95)
-    report = rng.binomial(play, 0.0002)
-    report_u = report
-    reduce = rng.binomial(play, np.clip(0.002 * np.exp(-0.5 * world.quality[vv]), 0, 0.1))
-    reduce_u = rng.binomial(reduce, 0.97)
-    collect = rng.binomial(play, 0.002)
-    collect_u = rng.binomial(collect, 0.98)
-    c_collect = rng.binomial(collect, 0.03)
-    c_collect_u = c_collect
+    engagement = engagement_columns(world, vv, play, date, rng)
     visible = np.where(rng.random(n) < 0.01, "private", np.where(rng.random(n) < 0.003, "only friends",
                                                                   "public"))
     vdur_missing = rng.random(n) < 0.031
     tag_missing = rng.random(n) < 0.094
-    collect_missing = date < int(COLLECT_FROM.replace("-", ""))
 
     def s(x) -> pa.Array:
         return pc.cast(pa.array(np.asarray(x)), pa.string())
@@ -221,13 +245,7 @@ def _item_daily(world: World, rng: np.random.Generator) -> list[pa.Array]:
         opt(float_repr(world.dur[vv].astype(np.float64)), vdur_missing), s(width[vv]), s(height[vv]),
         s(music[vv]), s(tag_id[vv]), opt(s(tag_name[vv]), tag_missing),
         s(show), s(show_user), s(play), s(play_user), s(play_dur), s(comp), s(comp_u), s(valid), s(valid_u),
-        s(long_), s(long_u), s(short), s(short_u), float_repr(np.round(progress, 4)), s(stay),
-        s(like), s(like_u), s(click), s(dbl), s(cancel_like), s(cancel_like_u),
-        s(comment), s(comment_u), s(direct), s(reply), s(del_c), s(del_cu), s(c_like), s(c_like_u),
-        s(follow), s(follow_u), s(c_follow), s(c_follow_u), s(share), s(share_u), s(dl), s(dl_u),
-        s(report), s(report_u), s(reduce), s(reduce_u),
-        opt(s(collect), collect_missing), opt(s(collect_u), collect_missing),
-        opt(s(c_collect), collect_missing), opt(s(c_collect_u), collect_missing),
+        s(long_), s(long_u), s(short), s(short_u), float_repr(np.round(progress, 4)), *engagement,
     ]
     assert len(cols) == len(ITEM_DAILY_COLUMNS) == 58
     return cols
@@ -245,14 +263,16 @@ def _social_rows(world: World, spec: ScaleSpec, rng: np.random.Generator) -> lis
 
 def write_side_files(data: Path, world: World, spec: ScaleSpec, *, social: np.random.Generator,
                      users: np.random.Generator, items: np.random.Generator,
-                     text: np.random.Generator) -> None:
-    """Write the five side files into `data` (the release's data folder), each from its own generator."""
+                     text: np.random.Generator, item_daily: list[pa.Array] | None = None) -> None:
+    """Write the five side files into `data` (the release's data folder), each from its own generator;
+    `item_daily`: the columns of item_daily_features when computed elsewhere (the platform world's, from
+    the logged views), else drawn here from the true rates."""
     write_csv_rows(data / "social_network.csv", ["user_id", "friend_list"], _social_rows(world, spec, social))
     write_csv_rows(data / "user_features.csv", USER_COLUMNS, _user_rows(world, users))
     write_csv_rows(data / "item_categories.csv", ["video_id", "feat"],
                    [[v, list_literal(t)] for v, t in enumerate(world.tags)])
     with open(data / "item_daily_features.csv", "wb") as f:
         f.write((",".join(ITEM_DAILY_COLUMNS) + "\n").encode())
-        write_lines(f, _item_daily(world, items))
+        write_lines(f, _item_daily(world, items) if item_daily is None else item_daily)
     with open(data / "kuairec_caption_category.csv", "w", encoding="utf-8", newline="") as f:
         f.write(CAPTION_HEADER + "\n" + "\n".join(_caption_rows(world, text)) + "\n")

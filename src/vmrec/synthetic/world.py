@@ -79,6 +79,11 @@ class World:
     is_small_user: np.ndarray  # (U,) bool
     is_small_video: np.ndarray  # (V,) bool
 
+    def extra_offsets(self, u: np.ndarray, v: np.ndarray, x: np.ndarray) -> np.ndarray | None:
+        """Offsets (n, 3) of (l_s, mu, l_l) beyond the bilinear model (x = log(d / REF_DURATION_MS));
+        None here, the platform world adds its nonlinear affinity (synthetic.platform)."""
+        return None
+
 
 def build_world(spec: ScaleSpec, rng: np.random.Generator) -> World:
     U, V, K = spec.n_users, spec.n_videos, LATENT_DIM
@@ -140,11 +145,23 @@ def build_world(spec: ScaleSpec, rng: np.random.Generator) -> World:
                  _alias_table(pop), small_users, small_videos, is_su, is_sv)
 
 
-def make_world(scale: str, seed: int) -> World:
-    """The users, videos and behaviour parameters that `generate(root, scale, seed, ...)` plants."""
+WORLDS = ("simple", "platform")
+
+
+def make_world(scale: str, seed: int, world: str = "simple") -> World:
+    """The users, videos and behaviour parameters that `generate(root, scale, seed, ..., world=world)`
+    plants (truth.json's "world", absent = simple)."""
     if scale not in SCALES:
         raise ValueError(f"scale must be one of {sorted(SCALES)}; found {scale!r}")
-    return build_world(SCALES[scale], np.random.default_rng(np.random.SeedSequence(seed).spawn(8)[0]))
+    if world not in WORLDS:
+        raise ValueError(f"world must be one of {list(WORLDS)}; found {world!r}")
+    streams = np.random.SeedSequence(seed).spawn(9)  # 0..7: generate's streams; 8: the platform's own
+    base = build_world(SCALES[scale], np.random.default_rng(streams[0]))
+    if world == "simple":
+        return base
+    from vmrec.synthetic.platform import build_platform_world
+
+    return build_platform_world(base, SCALES[scale], np.random.default_rng(streams[8]))
 
 
 def _alias_table(p: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

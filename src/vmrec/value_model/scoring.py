@@ -283,8 +283,10 @@ def pick_model(metric_tables: dict[str, pd.DataFrame], choice: str) -> str:
 
 def truth_scorer(truth_dir, sess: pd.DataFrame):
     """score(long) -> long + PROB_COLUMNS from the planted behaviour model (synthetic truth): the true head
-    probabilities of (user, video) at the hour of the session's first view, as the logging policy scored
-    its pools (`sess`: rows of sessions.parquet)."""
+    probabilities of (user, video) at the hour of the session's first view (`sess`: rows of
+    sessions.parquet). In the simple world these are what the logging policy ranked on; in the platform
+    world (truth.json "world") they are the true heads without position or fatigue, and the policy ranked
+    on its own heads (truth/platform_pools.parquet)."""
     import json
     from pathlib import Path
 
@@ -292,7 +294,7 @@ def truth_scorer(truth_dir, sess: pd.DataFrame):
     from vmrec.synthetic import head_probs, local_hour, make_world
 
     truth = json.loads((Path(truth_dir) / TRUTH_JSON).read_text(encoding="utf-8"))
-    world = make_world(truth["scale"], int(truth["seed"]))
+    world = make_world(truth["scale"], int(truth["seed"]), truth.get("world", "simple"))
     first = sess.sort_values(["session_id", "position"], kind="stable").drop_duplicates("session_id")
     hour = pd.Series(local_hour(np.rint(first["timestamp"].to_numpy() * 1000).astype(np.int64)),
                      index=first["session_id"].to_numpy())
