@@ -12,7 +12,15 @@ import subprocess
 import pandas as pd
 import pytest
 
-from vmrec.htmlreport import gather, headline_rst, metric_rows, weight_rows, write_headline
+from vmrec.htmlreport import (
+    fit_rows,
+    gather,
+    headline_rst,
+    lift_rows,
+    metric_rows,
+    weight_rows,
+    write_headline,
+)
 
 BROWSERS = ("chromium", "chromium-browser", "google-chrome")
 CHROMIUM = next((shutil.which(b) for b in BROWSERS if shutil.which(b)), None)
@@ -28,6 +36,37 @@ def test_headline_takes_test_auc_per_model_and_head(tmp_path):
     assert sorted(zip(rows["name"], rows["value"], strict=True)) == [("gnn_h16", 0.78), ("logreg", 0.71)]
     with pytest.raises(ValueError, match="lacks columns"):
         metric_rows(metrics.drop(columns="ci_low"))
+
+
+def test_headline_has_the_unbiased_block_and_the_lift_against_the_oracle(tmp_path):
+    metrics = pd.DataFrame({
+        "model": ["mf_h64", "oracle", "mf_h64", "oracle"], "split": ["test", "test", "small", "small"],
+        "head": ["y_neg"] * 4, "metric": ["auc"] * 4,
+        "value": [0.7, 0.8, 0.65, 0.75], "ci_low": [0.69, 0.79, 0.64, 0.74],
+        "ci_high": [0.71, 0.81, 0.66, 0.76]})
+    lift = lift_rows(metrics, "small")
+    assert list(lift["name"]) == ["mf_h64"]  # the oracle is the reference, not a row
+    assert lift["value"].item() == pytest.approx(0.15 / 0.25)
+    assert lift["ci_low"].item() == pytest.approx(0.14 / 0.25)
+    assert lift_rows(metrics[metrics["model"] != "oracle"], "small").empty  # real data: no oracle
+    assert lift_rows(metrics, "val").empty  # a split the table lacks gives no rows, not another split's
+    mcsv = tmp_path / "m.csv"
+    metrics.to_csv(mcsv, index=False)
+    table = write_headline(mcsv, None, tmp_path / "h.csv", tmp_path / "h.rst", "synthetic-tiny")
+    assert {"AUC (test)", "AUC (small)"} <= set(table["section"])
+    assert "0.600" in (tmp_path / "h.rst").read_text()
+
+
+def test_headline_says_how_close_each_method_comes_to_the_planted_weights():
+    w = {"w_star": {"y_complete": 1.0}, "methods": {
+        "a": {"angle_error_deg": 4.0, "interval_coverage": 0.75, "kendall_tau": 0.97, "top10_overlap": 0.9},
+        "b": {"angle_error_deg": 20.0, "interval_coverage": 0.25}}}
+    rows = fit_rows(w)
+    assert rows.set_index(["name", "head"]).loc[("a", "angle to the planted w (deg)"), "value"] == 4.0
+    assert len(rows[rows["name"] == "b"]) == 2
+    assert fit_rows({"methods": w["methods"]}).empty  # real data: no planted truth, no rows
+    rst = headline_rst(rows, "x")
+    assert "Kendall tau" in rst and "20.000" in rst
 
 
 def test_headline_reads_weights_with_truth_and_intervals(tmp_path):

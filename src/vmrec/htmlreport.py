@@ -1,8 +1,10 @@
 """Inputs of the HTML report (`snakemake --report`): the headline table and the gathered figures/tables.
 
-The headline is what a reader wants first: per model and head, the test AUC (with its 95% interval)
-from the tidy metrics table, and the estimated value-model weights (with the planted truth when the
-data is synthetic). It is written as CSV (shown as a table in the report) and as reStructuredText
+The headline is what a reader wants first: per model and head, the AUC (with its 95% interval) on the
+test split and on the unbiased `small` block (off the policy's views), and on synthetic data the
+normalised lift against the oracle; how close each value-model method comes to the planted w* (angle,
+interval coverage, ranking agreement) and the estimated weights.
+It is written as CSV (shown as a table in the report) and as reStructuredText
 (included in the report's front page, report/workflow.rst).
 """
 
@@ -47,6 +49,45 @@ def metric_rows(metrics: pd.DataFrame, metric: str = "auc", split: str = "test")
     })
 
 
+def lift_rows(metrics: pd.DataFrame, split: str) -> pd.DataFrame:
+    """Normalised lift (AUC - 0.5) / (oracle AUC - 0.5) per model and head on `split`, from a tidy metrics
+    table with an `oracle` row (synthetic data); the interval is the model's AUC interval on the same scale
+    (the oracle's own sampling error not included). Empty without an oracle or without `split`."""
+    auc = metric_rows(metrics, "auc", split)
+    if auc.empty or not auc["section"].str.contains(f"({split})", regex=False).all():
+        return pd.DataFrame(columns=list(HEADLINE_COLUMNS))
+    oracle = auc[auc["name"] == "oracle"].set_index("head")["value"]
+    if oracle.empty:
+        return pd.DataFrame(columns=list(HEADLINE_COLUMNS))
+    rows = auc[~auc["name"].isin(["oracle"])].copy()
+    denom = rows["head"].map(oracle) - 0.5
+    for c in ("value", "ci_low", "ci_high"):
+        rows[c] = (rows[c] - 0.5) / denom
+    rows["section"] = f"normalised lift ({split}): (AUC - 0.5) / (oracle AUC - 0.5)"
+    return rows.reset_index(drop=True)
+
+
+FIT_COLUMNS = ("angle to the planted w (deg)", "share of heads whose interval holds it", "Kendall tau",
+               "top-10 overlap")
+
+
+def fit_rows(weights: dict) -> pd.DataFrame:
+    """How close each value-model method's weights come to the planted w* (synthetic data): the angle, the
+    share of heads whose 95% interval holds w*, and the agreement of the rankings they induce on held-out
+    planted pools. Empty on real data (no w*)."""
+    if "w_star" not in weights:
+        return pd.DataFrame(columns=list(HEADLINE_COLUMNS))
+    keys = ("angle_error_deg", "interval_coverage", "kendall_tau", "top10_overlap")
+    rows = []
+    for name, m in (weights.get("methods") or {"estimate": weights}).items():
+        for col, key in zip(FIT_COLUMNS, keys, strict=True):
+            v = m.get(key)
+            if isinstance(v, int | float) and not isinstance(v, bool):
+                rows.append({"section": "value-model weights against the planted truth", "name": name,
+                             "head": col, "value": float(v), "ci_low": float("nan"), "ci_high": float("nan")})
+    return pd.DataFrame(rows, columns=list(HEADLINE_COLUMNS))
+
+
 def _leaves(obj: Any, path: tuple[str, ...] = ()) -> list[tuple[tuple[str, ...], Any]]:
     if isinstance(obj, dict):
         return [leaf for k, v in obj.items() for leaf in _leaves(v, (*path, str(k)))]
@@ -82,9 +123,14 @@ def headline(metrics_csv: str | Path | None, weights_json: str | Path | None) ->
     """The headline table (HEADLINE_COLUMNS) from whichever of the two inputs exist."""
     parts = []
     if metrics_csv:
-        parts.append(metric_rows(pd.read_csv(metrics_csv)))
+        metrics = pd.read_csv(metrics_csv)
+        parts.append(metric_rows(metrics))
+        if "small" in set(metrics["split"]):  # the unbiased block: off the policy's views
+            parts.append(metric_rows(metrics, "auc", "small"))
+        parts += [lift_rows(metrics, "test"), lift_rows(metrics, "small")]
     if weights_json:
-        parts.append(weight_rows(json.loads(Path(weights_json).read_text(encoding="utf-8"))))
+        weights = json.loads(Path(weights_json).read_text(encoding="utf-8"))
+        parts += [fit_rows(weights), weight_rows(weights)]
     parts = [p for p in parts if not p.empty]
     if not parts:
         return pd.DataFrame(columns=list(HEADLINE_COLUMNS))
@@ -102,11 +148,12 @@ def headline_rst(table: pd.DataFrame, dataset: str) -> str:
     if table.empty:
         return "\n".join([*lines, "No metrics or weights were produced by this run.", ""])
     for section, part in table.groupby("section", sort=False):
+        columns = list(HEADS) if set(part["head"]) <= set(HEADS) else list(dict.fromkeys(part["head"]))
         lines += [f"**{section}**", "", ".. list-table::", "   :header-rows: 1", "",
-                  "   * - " + "\n     - ".join(["", *HEADS])]
+                  "   * - " + "\n     - ".join(["", *columns])]
         for name, rows in part.groupby("name", sort=False):
             cells = []
-            for h in HEADS:
+            for h in columns:
                 r = rows[rows["head"] == h]
                 if r.empty:
                     cells.append("")
