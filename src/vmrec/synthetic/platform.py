@@ -31,19 +31,16 @@ from dataclasses import dataclass
 
 import numpy as np
 import pyarrow as pa
-import pyarrow.compute as pc
 from scipy.special import expit, logit
 
 from vmrec.contracts import N_TAGS, PLATFORM_PROB_COLUMNS
 from vmrec.synthetic.behaviour import _head_probs_from, _mixture, _sample_play, head_probs
-from vmrec.synthetic.clock import DAY0, SMALL_RANGE, day_index, day_to_yyyymmdd, local_day, local_hour
+from vmrec.synthetic.clock import SMALL_RANGE, day_index, day_to_yyyymmdd, local_day, local_hour
 from vmrec.synthetic.policy import (
-    POOL_FACTOR,
-    POOL_MIN,
     SESSION_END_GAP_MS,
     BigLog,
-    _plan_sessions,
     _pools_table,
+    plan_pools,
 )
 from vmrec.synthetic.world import DURATION_MIN_MS, REF_DURATION_MS, ScaleSpec, World
 
@@ -175,18 +172,8 @@ class PlatformLog:
 
 def simulate_platform_big(world: PlatformWorld, spec: ScaleSpec, weights: np.ndarray, noise_scale: float,
                           rng: np.random.Generator) -> PlatformLog:
-    sess_user, sess_len, sess_start = _plan_sessions(world, spec, rng)
+    sess_user, sess_len, sess_start, pool_size, sess_hour, stored = plan_pools(world, spec, rng)
     n_sess = len(sess_user)
-    n_eligible = np.where(world.is_small_user[sess_user], world.n_videos - len(world.small_videos),
-                          world.n_videos)
-    pool_size = np.minimum(np.maximum(POOL_MIN, POOL_FACTOR * sess_len), n_eligible)
-    sess_len = np.minimum(sess_len, pool_size)
-    sess_hour = local_hour(sess_start)
-    if spec.pool_sessions_stored is None or spec.pool_sessions_stored >= n_sess:
-        stored = np.ones(n_sess, bool)
-    else:
-        stored = np.zeros(n_sess, bool)
-        stored[rng.choice(n_sess, size=spec.pool_sessions_stored, replace=False)] = True
     cs, cv = _retrieve_pools(world, sess_user, local_day(sess_start), pool_size, rng)
     u = sess_user[cs]
     true = head_probs(world, u, cv, sess_hour[cs], world.dur[cv])
@@ -305,7 +292,13 @@ def platform_daily_counts(logged: dict[str, np.ndarray], world: World, rng: np.r
 def item_daily_columns(world: PlatformWorld, big: BigLog, small, rng: np.random.Generator) -> list[pa.Array]:
     """The 58 columns of item_daily_features.csv with the show/play/complete/valid/long/short counts,
     play duration and progress computed from the logged views (big and timed small rows)."""
-    from vmrec.synthetic.side_files import ITEM_DAILY_COLUMNS, TAG_NAMES, engagement_columns
+    from vmrec.synthetic.side_files import (
+        ITEM_DAILY_COLUMNS,
+        _s,
+        daily_static_columns,
+        engagement_columns,
+        video_attributes,
+    )
     from vmrec.synthetic.writers import float_repr
 
     V = world.n_videos
@@ -323,43 +316,19 @@ def item_daily_columns(world: PlatformWorld, big: BigLog, small, rng: np.random.
     present[np.arange(V), rng.integers(0, len(days), V)] = True
     present &= counts["show"] > 0
     vv, dd = np.nonzero(present)
-    n = len(vv)
     date = day_to_yyyymmdd(days[dd])
-    author = rng.integers(0, max(V // 3, 1), V) * 7 + 11
-    vtype = np.where(rng.random(V) < 0.03, "AD", "NORMAL")
-    upload_dt = np.datetime_as_string(DAY0 + world.upload_day.astype("timedelta64[D]"))
-    utype = rng.choice(["ShortImport", "LongImport", "ShortCamera", "LongCamera", "Web", "PictureSet"],
-                       size=V, p=[0.5, 0.2, 0.15, 0.08, 0.04, 0.03])
-    width = rng.choice([720, 1080, 540, 576], size=V, p=[0.6, 0.25, 0.1, 0.05])
-    height = np.where(rng.random(V) < 0.85, (width * 16) // 9, width)
-    music = rng.integers(1, 5_000_000, V)
-    main_tag = np.array([t[0] for t in world.tags])
-    tag_id = 100 + main_tag * 37
-    tag_name = np.array(TAG_NAMES)[main_tag]
+    static = video_attributes(world, rng, upload_day=world.upload_day)
     c = {k: x[vv, dd] for k, x in counts.items()}
 
     def users(x: np.ndarray, p: float) -> np.ndarray:
         return rng.binomial(x, p)
 
     show, play_ = c["show"], c["play"]
-    visible = np.where(rng.random(n) < 0.01, "private", np.where(rng.random(n) < 0.003, "only friends",
-                                                                  "public"))
-    vdur_missing = rng.random(n) < 0.031
-    tag_missing = rng.random(n) < 0.094
-
-    def s(x) -> pa.Array:
-        return pc.cast(pa.array(np.asarray(x)), pa.string())
-
-    def opt(col: pa.Array, missing: np.ndarray) -> pa.Array:
-        return pc.if_else(pa.array(missing), "", col)
-
     cols = [
-        s(vv), s(date), s(author[vv]), s(vtype[vv]), s(upload_dt[vv]), s(utype[vv]), s(visible),
-        opt(float_repr(world.dur[vv].astype(np.float64)), vdur_missing), s(width[vv]), s(height[vv]),
-        s(music[vv]), s(tag_id[vv]), opt(s(tag_name[vv]), tag_missing),
-        s(show), s(users(show, 0.93)), s(play_), s(users(play_, 0.92)), s(c["play_duration"]),
-        s(c["complete"]), s(users(c["complete"], 0.95)), s(c["valid"]), s(users(c["valid"], 0.95)),
-        s(c["long"]), s(users(c["long"], 0.95)), s(c["short"]), s(users(c["short"], 0.95)),
+        *daily_static_columns(world, vv, date, static, rng),
+        _s(show), _s(users(show, 0.93)), _s(play_), _s(users(play_, 0.92)), _s(c["play_duration"]),
+        _s(c["complete"]), _s(users(c["complete"], 0.95)), _s(c["valid"]), _s(users(c["valid"], 0.95)),
+        _s(c["long"]), _s(users(c["long"], 0.95)), _s(c["short"]), _s(users(c["short"], 0.95)),
         float_repr(np.round(c["progress"], 4)), *engagement_columns(world, vv, play_, date, rng),
     ]
     assert len(cols) == len(ITEM_DAILY_COLUMNS) == 58

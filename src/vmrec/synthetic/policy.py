@@ -145,8 +145,10 @@ class BigLog:
     pool_sessions_stored: int
 
 
-def simulate_big(world: World, spec: ScaleSpec, weights: np.ndarray, noise_scale: float,
-                  rng: np.random.Generator) -> BigLog:
+def plan_pools(world: World, spec: ScaleSpec, rng: np.random.Generator) -> tuple[np.ndarray, ...]:
+    """Per session (drawn in this order): user, list length, start (UTC ms), pool size (max(POOL_MIN,
+    POOL_FACTOR x length), at most the eligible videos; the length at most the pool), start hour, and
+    whether its pool is stored in truth/ (a random subset where the scale stores only some)."""
     sess_user, sess_len, sess_start = _plan_sessions(world, spec, rng)
     n_sess = len(sess_user)
     n_eligible = np.where(world.is_small_user[sess_user], world.n_videos - len(world.small_videos),
@@ -159,6 +161,13 @@ def simulate_big(world: World, spec: ScaleSpec, weights: np.ndarray, noise_scale
     else:
         stored = np.zeros(n_sess, bool)
         stored[rng.choice(n_sess, size=spec.pool_sessions_stored, replace=False)] = True
+    return sess_user, sess_len, sess_start, pool_size, sess_hour, stored
+
+
+def simulate_big(world: World, spec: ScaleSpec, weights: np.ndarray, noise_scale: float,
+                  rng: np.random.Generator) -> BigLog:
+    sess_user, sess_len, sess_start, pool_size, sess_hour, stored = plan_pools(world, spec, rng)
+    n_sess = len(sess_user)
     log.info("big: %d sessions, %d planned views, mean pool %.1f", n_sess, sess_len.sum(), pool_size.mean())
 
     shown_s, shown_v, shown_pos = [], [], []

@@ -184,6 +184,51 @@ def engagement_columns(world: World, vv: np.ndarray, play: np.ndarray, date: np.
     ]
 
 
+def video_attributes(world: World, rng: np.random.Generator, upload_day: np.ndarray | None = None) -> dict:
+    """The static per-video columns of item_daily_features (author, type, upload date, size, music, main
+    tag), drawn in this order; `upload_day` (days before DAY0) is drawn here unless the world has one."""
+    V = world.n_videos
+    a: dict = {"author": rng.integers(0, max(V // 3, 1), V) * 7 + 11,
+               "vtype": np.where(rng.random(V) < 0.03, "AD", "NORMAL")}
+    if upload_day is None:
+        upload_day = -np.rint(np.exp(rng.normal(3.0, 1.2, V))).astype(int) - 1
+    a["upload_dt"] = np.datetime_as_string(DAY0 + upload_day.astype("timedelta64[D]"))
+    a["utype"] = rng.choice(["ShortImport", "LongImport", "ShortCamera", "LongCamera", "Web", "PictureSet"],
+                            size=V, p=[0.5, 0.2, 0.15, 0.08, 0.04, 0.03])
+    a["width"] = rng.choice([720, 1080, 540, 576], size=V, p=[0.6, 0.25, 0.1, 0.05])
+    a["height"] = np.where(rng.random(V) < 0.85, (a["width"] * 16) // 9, a["width"])
+    a["music"] = rng.integers(1, 5_000_000, V)
+    main_tag = np.array([t[0] for t in world.tags])
+    a["tag_id"] = 100 + main_tag * 37
+    a["tag_name"] = np.array(TAG_NAMES)[main_tag]
+    return a
+
+
+def _s(x) -> pa.Array:
+    return pc.cast(pa.array(np.asarray(x)), pa.string())
+
+
+def _opt(col: pa.Array, missing: np.ndarray) -> pa.Array:
+    return pc.if_else(pa.array(missing), "", col)
+
+
+def daily_static_columns(world: World, vv: np.ndarray, date: np.ndarray, a: dict,
+                         rng: np.random.Generator) -> list[pa.Array]:
+    """The first 13 item_daily_features columns of rows (video vv, date): the video's static attributes
+    `a` (video_attributes) with the visibility and the release's empty fields drawn here, in this order."""
+    n = len(vv)
+    visible = np.where(rng.random(n) < 0.01, "private", np.where(rng.random(n) < 0.003, "only friends",
+                                                                  "public"))
+    vdur_missing = rng.random(n) < 0.031
+    tag_missing = rng.random(n) < 0.094
+    return [
+        _s(vv), _s(date), _s(a["author"][vv]), _s(a["vtype"][vv]), _s(a["upload_dt"][vv]), _s(a["utype"][vv]),
+        _s(visible), _opt(float_repr(world.dur[vv].astype(np.float64)), vdur_missing), _s(a["width"][vv]),
+        _s(a["height"][vv]), _s(a["music"][vv]), _s(a["tag_id"][vv]),
+        _opt(_s(a["tag_name"][vv]), tag_missing),
+    ]
+
+
 def _item_daily(world: World, rng: np.random.Generator) -> list[pa.Array]:
     V = world.n_videos
     rates = platform_rates(world, rng)
@@ -196,19 +241,7 @@ def _item_daily(world: World, rng: np.random.Generator) -> list[pa.Array]:
     vv, dd = np.nonzero(present)
     n = len(vv)
     date = day_to_yyyymmdd(days[dd])
-    # static per video
-    author = rng.integers(0, max(V // 3, 1), V) * 7 + 11
-    vtype = np.where(rng.random(V) < 0.03, "AD", "NORMAL")
-    upload_day = -np.rint(np.exp(rng.normal(3.0, 1.2, V))).astype(int) - 1
-    upload_dt = np.datetime_as_string(DAY0 + upload_day.astype("timedelta64[D]"))
-    utype = rng.choice(["ShortImport", "LongImport", "ShortCamera", "LongCamera", "Web", "PictureSet"],
-                       size=V, p=[0.5, 0.2, 0.15, 0.08, 0.04, 0.03])
-    width = rng.choice([720, 1080, 540, 576], size=V, p=[0.6, 0.25, 0.1, 0.05])
-    height = np.where(rng.random(V) < 0.85, (width * 16) // 9, width)
-    music = rng.integers(1, 5_000_000, V)
-    main_tag = np.array([t[0] for t in world.tags])
-    tag_id = 100 + main_tag * 37
-    tag_name = np.array(TAG_NAMES)[main_tag]
+    static = video_attributes(world, rng)
     # daily counts: platform-level shows ~ popularity x daily factor, outcomes ~ the video's true rates
     day_factor = np.exp(rng.normal(0, 0.25, len(days)))[dd]
     lam = 3000.0 * world.pop[vv] * V * day_factor * rng.gamma(5.0, 0.2, n)
@@ -229,23 +262,11 @@ def _item_daily(world: World, rng: np.random.Generator) -> list[pa.Array]:
     short, short_u = outcome(rates["short"])
     progress = np.clip(rates["progress"][vv] + rng.normal(0, 0.01, n), 0, 1)
     engagement = engagement_columns(world, vv, play, date, rng)
-    visible = np.where(rng.random(n) < 0.01, "private", np.where(rng.random(n) < 0.003, "only friends",
-                                                                  "public"))
-    vdur_missing = rng.random(n) < 0.031
-    tag_missing = rng.random(n) < 0.094
-
-    def s(x) -> pa.Array:
-        return pc.cast(pa.array(np.asarray(x)), pa.string())
-
-    def opt(col: pa.Array, missing: np.ndarray) -> pa.Array:
-        return pc.if_else(pa.array(missing), "", col)
-
     cols = [
-        s(vv), s(date), s(author[vv]), s(vtype[vv]), s(upload_dt[vv]), s(utype[vv]), s(visible),
-        opt(float_repr(world.dur[vv].astype(np.float64)), vdur_missing), s(width[vv]), s(height[vv]),
-        s(music[vv]), s(tag_id[vv]), opt(s(tag_name[vv]), tag_missing),
-        s(show), s(show_user), s(play), s(play_user), s(play_dur), s(comp), s(comp_u), s(valid), s(valid_u),
-        s(long_), s(long_u), s(short), s(short_u), float_repr(np.round(progress, 4)), *engagement,
+        *daily_static_columns(world, vv, date, static, rng),
+        _s(show), _s(show_user), _s(play), _s(play_user), _s(play_dur), _s(comp), _s(comp_u), _s(valid),
+        _s(valid_u), _s(long_), _s(long_u), _s(short), _s(short_u), float_repr(np.round(progress, 4)),
+        *engagement,
     ]
     assert len(cols) == len(ITEM_DAILY_COLUMNS) == 58
     return cols
