@@ -27,13 +27,13 @@ def tiny_raw(tmp_path_factory, tiny_config) -> Path:
     return generate_raw(tmp_path_factory.mktemp("raw"), "tiny", tiny_config)
 
 
-def generate_raw(root: Path, scale: str, cfg: dict) -> Path:
-    """Write a synthetic KuaiRec of `scale` with the config's generator settings into `root`."""
+def generate_raw(root: Path, scale: str, cfg: dict, world: str = "simple") -> Path:
+    """Write a synthetic KuaiRec of `scale` and `world` with the config's generator settings into `root`."""
     from vmrec.synthetic import generate
 
     syn = cfg["synthetic"]
     generate(root, scale=scale, seed=syn["seed"], value_weights=syn["value_weights"],
-             noise_scale=syn["noise_scale"])
+             noise_scale=syn["noise_scale"], world=world)
     return root
 
 
@@ -41,6 +41,18 @@ def generate_raw(root: Path, scale: str, cfg: dict) -> Path:
 def small_raw(tmp_path_factory, tiny_config) -> Path:
     """The `small` scale (~600k big rows), generated once: distributions need more than tiny."""
     return generate_raw(tmp_path_factory.mktemp("raw_small"), "small", tiny_config)
+
+
+@pytest.fixture(scope="session")
+def tiny_platform_raw(tmp_path_factory, tiny_config) -> Path:
+    """A tiny synthetic KuaiRec of the platform world (synthetic.world: platform), generated once."""
+    return generate_raw(tmp_path_factory.mktemp("raw_platform"), "tiny", tiny_config, world="platform")
+
+
+@pytest.fixture(scope="session")
+def small_platform_raw(tmp_path_factory, tiny_config) -> Path:
+    """The `small` scale of the platform world, generated once."""
+    return generate_raw(tmp_path_factory.mktemp("raw_small_platform"), "small", tiny_config, world="platform")
 
 
 @pytest.fixture(scope="session")

@@ -59,15 +59,6 @@ def _ratio_buckets(r: np.ndarray) -> dict[str, float]:
             "gt_2": np.mean(r > 2), "gt_5": np.mean(r > 5)}
 
 
-@pytest.fixture(scope="session")
-def tiny_platform_raw(tmp_path_factory, tiny_config) -> Path:
-    """A tiny synthetic KuaiRec of the platform world (synthetic.world: platform)."""
-    syn = tiny_config["synthetic"]
-    root = tmp_path_factory.mktemp("raw_platform")
-    generate(root, "tiny", syn["seed"], syn["value_weights"], syn["noise_scale"], world="platform")
-    return root
-
-
 @pytest.fixture(params=["simple", "platform"])
 def world_raw(request) -> Path:
     """The tiny data of each world: the release's formats and marginals hold in both."""
@@ -337,15 +328,6 @@ def test_distributions_tiny(world_raw, request):
     # (the release's tolerance 0.03 holds at small, below)
     tol = 0.04 if "platform" in request.node.callspec.id else 0.03
     _check_distributions(world_raw, tol=tol)
-
-
-@pytest.fixture(scope="session")
-def small_platform_raw(tmp_path_factory, tiny_config) -> Path:
-    """The `small` scale of the platform world, generated once."""
-    syn = tiny_config["synthetic"]
-    root = tmp_path_factory.mktemp("raw_small_platform")
-    generate(root, "small", syn["seed"], syn["value_weights"], syn["noise_scale"], world="platform")
-    return root
 
 
 @pytest.fixture(params=["simple", "platform"])

@@ -32,12 +32,9 @@ SEED = 2020
 
 
 @pytest.fixture(scope="module")
-def raw(tmp_path_factory, tiny_config) -> Path:
-    """A tiny synthetic KuaiRec of the platform world."""
-    syn = tiny_config["synthetic"]
-    root = tmp_path_factory.mktemp("raw_platform")
-    generate(root, "tiny", syn["seed"], syn["value_weights"], syn["noise_scale"], world="platform")
-    return root
+def raw(tiny_platform_raw) -> Path:
+    """The tiny platform world of conftest (generated once per test session)."""
+    return tiny_platform_raw
 
 
 @pytest.fixture(scope="module")
