@@ -21,6 +21,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import torch
+from torch_geometric.nn import LGConv
 
 from vmrec.contracts import HEADS, PROB_COLUMNS
 from vmrec.evaluate import LABELS_FRAME_COLUMNS, join_predictions, labels_frame, paired_frame
@@ -51,6 +52,8 @@ def train_one(a: argparse.Namespace) -> dict:
         import vmrec.models as vm
 
         vm.sym_norm_adjacency = left_norm_adjacency
+        # D^-1 A is not symmetric: SymmetricLGConv's backward (A g) would be wrong; LGConv's autograd is not
+        vm.SymmetricLGConv = lambda: LGConv(normalize=False)
     spec = model_spec(a.model, {"mlp_hidden": [64, 32], "gnn_layers": a.layers, "lightgcn_layers": a.layers})
     s = TrainSettings(lr=a.lr, batch_size=a.bs, epochs=a.epochs, patience=a.patience,
                       head_weights=dict.fromkeys(HEADS, 1.0), seed=0, emb_l2=a.l2)
