@@ -17,6 +17,7 @@ import pytest
 from vmrec.contracts import (
     HEADS,
     PROB_COLUMNS,
+    PROPENSITY_COLUMNS,
     RAW_FILES,
     RAW_SUBDIR,
     TRUTH_BIG,
@@ -210,7 +211,8 @@ def test_truth_files_match_the_csvs(world_raw, tiny_config):
     data = world_raw / RAW_SUBDIR
     big = pd.read_csv(data / "big_matrix.csv")
     bp = pq.read_table(world_raw / "truth" / TRUTH_BIG).to_pandas()
-    assert list(bp.columns) == ["csv_row", "user_id", "video_id", "session_id", *PROB_COLUMNS]
+    assert list(bp.columns) == ["csv_row", "user_id", "video_id", "session_id", *PROB_COLUMNS,
+                                *PROPENSITY_COLUMNS]
     assert len(bp) == len(big) == truth["sizes"]["big_rows"]
     assert (bp["csv_row"].to_numpy() == np.arange(len(big))).all()
     assert (bp["user_id"].to_numpy() == big["user_id"].to_numpy()).all()
@@ -251,7 +253,8 @@ def test_labels_follow_the_truth_tiny(world_raw):
 
 def test_policy_shows_high_value_videos(world_raw, tiny_config):
     pools = pq.read_table(world_raw / "truth" / TRUTH_POOLS).to_pandas()
-    assert list(pools.columns) == ["session_id", "user_id", "video_id", "shown", "position", *PROB_COLUMNS]
+    assert list(pools.columns) == ["session_id", "user_id", "video_id", "shown", "position", *PROB_COLUMNS,
+                                   *PROPENSITY_COLUMNS]
     w = np.array([tiny_config["synthetic"]["value_weights"][h] for h in HEADS])
     pools["V"] = pools[list(PROB_COLUMNS)].to_numpy() @ w
     shown, unshown = pools.loc[pools["shown"], "V"], pools.loc[~pools["shown"], "V"]

@@ -186,10 +186,16 @@ TRUTH_JSON = "truth.json"
 """value_weights {head: w}, noise_scale, label thresholds the probabilities refer to, session and
 candidate-pool rules, seed, scale, sizes."""
 TRUTH_SMALL = "small_probs.parquet"  # user_id, video_id, PROB_COLUMNS (every small-matrix cell)
-TRUTH_BIG = "big_probs.parquet"  # csv_row, user_id, video_id, session_id, PROB_COLUMNS (every big row)
+TRUTH_BIG = "big_probs.parquet"
+"""Every big row: csv_row, user_id, video_id, session_id, PROB_COLUMNS, PROPENSITY_COLUMNS."""
 TRUTH_POOLS = "pools.parquet"
 """Candidate pools of logged sessions: session_id int64, user_id int32, video_id int32,
-shown bool, position int16 (0-based rank in the shown list, -1 if not shown), PROB_COLUMNS float32."""
+shown bool, position int16 (0-based rank in the shown list, -1 if not shown), PROB_COLUMNS float32,
+PROPENSITY_COLUMNS."""
+PROPENSITY_COLUMNS: tuple[str, ...] = ("p_pool", "p_list", "propensity")
+"""Planted propensities on every TRUTH_POOLS and TRUTH_BIG row (synthetic.propensity): P(in the pool),
+P(ranked into the top L | in the pool) (Monte Carlo) and their product, float32; p_pool and propensity are
+null in the platform world (personalised retrieval: not computed)."""
 PLATFORM_PROB_COLUMNS: tuple[str, ...] = tuple(f"q_{h.removeprefix('y_')}" for h in HEADS)
 TRUTH_PLATFORM_POOLS = "platform_pools.parquet"
 """Platform world only (truth.json "world": "platform"): the logging policy's own head probabilities of

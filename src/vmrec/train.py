@@ -92,8 +92,11 @@ def head_aucs(y: np.ndarray, p: np.ndarray) -> dict[str, float]:
 
 
 def train_model(spec: ModelSpec, g: dict, s: TrainSettings, device: torch.device,
-                progress: bool = True) -> TrainResult:
-    """Train one model on the graph dict `g`; return the best (validation mean AUC) weights and curve."""
+                progress: bool = True, row_weight: torch.Tensor | None = None) -> TrainResult:
+    """Train one model on the graph dict `g`; return the best (validation mean AUC) weights and curve.
+
+    row_weight: optional (n train edges,) weight of each train edge's loss (exposure-aware training,
+    `vmrec.exposure`), aligned with g["train_*"]; None weighs every edge 1."""
     seed_everything(s.seed)
     net = build_net(spec, g).to(device)
     train_view, eval_view = net.graph_views(g, device)
@@ -104,6 +107,7 @@ def train_model(spec: ModelSpec, g: dict, s: TrainSettings, device: torch.device
         keep = torch.randperm(n_all, generator=gen)[: max(1, int(round(s.subset_frac * n_all)))]
         rows = rows[keep.sort().values]
     x, u, v, y = (g[f"train_{k}"][rows].to(device) for k in ("x", "user", "video", "y"))
+    rw = None if row_weight is None else row_weight[rows].to(device=device, dtype=torch.float32)
     w = torch.tensor([s.head_weights[h] for h in HEADS], dtype=torch.float32, device=device)
     y_val = g["val_y"].numpy()
     opt = torch.optim.Adam(net.parameters(), lr=s.lr)
@@ -123,7 +127,10 @@ def train_model(spec: ModelSpec, g: dict, s: TrainSettings, device: torch.device
             b = perm[i: i + s.batch_size]
             emb = net.embed(train_view)  # full-graph propagation every step: fresh gradients
             logits = net(x[b].float(), u[b], v[b], emb)  # x may be stored as float16 (full size)
-            loss = (F.binary_cross_entropy_with_logits(logits, y[b], reduction="none").mean(0) * w).sum()
+            bce = F.binary_cross_entropy_with_logits(logits, y[b], reduction="none")
+            if rw is not None:
+                bce = bce * rw[b, None]
+            loss = (bce.mean(0) * w).sum()
             if emb is not None and s.emb_l2 > 0:
                 loss = loss + s.emb_l2 * net.embedding_penalty(u[b], v[b], emb)
             opt.zero_grad()

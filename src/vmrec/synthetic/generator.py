@@ -54,6 +54,10 @@ def _as_weight_vector(value_weights: dict) -> np.ndarray:
     return np.array([float(value_weights[h]) for h in HEADS])
 
 
+PROPENSITY_STREAM = 18
+"""Second seed word of the generator stream of the planted propensities' Monte Carlo draws."""
+
+
 def generate(root: Path, scale: str, seed: int, value_weights: dict, noise_scale: float,
              world: str = "simple") -> None:
     """Write a synthetic KuaiRec 2.0 to root/"KuaiRec 2.0/data" (7 CSVs) and root/"truth" (planted truth).
@@ -79,14 +83,15 @@ def generate(root: Path, scale: str, seed: int, value_weights: dict, noise_scale
     ss = np.random.SeedSequence(seed)
     r_world, r_big, r_small, r_dup, r_users, r_items, r_text, r_social = (np.random.default_rng(s)
                                                                          for s in ss.spawn(8))
+    r_prop = np.random.default_rng([seed, PROPENSITY_STREAM])  # its own stream: the logs do not depend on it
     kind, world = world, build_world(spec, r_world)
     plog = None
     if kind == "platform":
         world = build_platform_world(world, spec, np.random.default_rng(ss.spawn(1)[0]))
-        plog = simulate_platform_big(world, spec, weights, noise_scale, r_big)
+        plog = simulate_platform_big(world, spec, weights, noise_scale, r_big, r_prop)
         big = plog.big
     else:
-        big = simulate_big(world, spec, weights, noise_scale, r_big)
+        big = simulate_big(world, spec, weights, noise_scale, r_big, r_prop)
     small = simulate_small(world, spec, r_small)
 
     tmp = Path(tempfile.mkdtemp(prefix=".synthesize-", dir=root))

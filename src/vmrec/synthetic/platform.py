@@ -42,6 +42,7 @@ from vmrec.synthetic.policy import (
     _pools_table,
     plan_pools,
 )
+from vmrec.synthetic.propensity import list_inclusion
 from vmrec.synthetic.world import DURATION_MIN_MS, REF_DURATION_MS, ScaleSpec, World
 
 log = logging.getLogger("vmrec.synthetic")
@@ -171,7 +172,10 @@ class PlatformLog:
 
 
 def simulate_platform_big(world: PlatformWorld, spec: ScaleSpec, weights: np.ndarray, noise_scale: float,
-                          rng: np.random.Generator) -> PlatformLog:
+                          rng: np.random.Generator,
+                          prop_rng: np.random.Generator | None = None) -> PlatformLog:
+    """The platform policy's sessions; with `prop_rng`, the planted in-list propensities on the platform's
+    heads (synthetic.propensity; P(in the pool) of the personalised retrieval is not computed: null)."""
     sess_user, sess_len, sess_start, pool_size, sess_hour, stored = plan_pools(world, spec, rng)
     n_sess = len(sess_user)
     cs, cv = _retrieve_pools(world, sess_user, local_day(sess_start), pool_size, rng)
@@ -185,7 +189,13 @@ def simulate_platform_big(world: PlatformWorld, spec: ScaleSpec, weights: np.nda
     counts = np.bincount(cs, minlength=n_sess)
     rank = np.arange(len(cs)) - np.repeat(np.cumsum(counts) - counts, counts)
     is_shown = rank < sess_len[cs]
+    p_list = np.full(len(cs), np.nan)
+    if prop_rng is not None:
+        p_list = list_inclusion(cs, plat @ weights / noise_scale, sess_len[cs], is_shown,
+                                spec.propensity_draws, prop_rng)
+    p_pool = np.full(len(cs), np.nan)
     view_sess, view_video, view_pos = cs[is_shown], cv[is_shown].astype(np.int32), rank[is_shown]
+    view_pl = p_list[is_shown]
     n = len(view_sess)
     jitter = np.where(rng.random(n) < 0.12, rng.integers(-3, 4, n), 0)
     view_d = np.maximum(world.dur[view_video] + jitter, DURATION_MIN_MS)
@@ -215,10 +225,11 @@ def simulate_platform_big(world: PlatformWorld, spec: ScaleSpec, weights: np.nda
     keep = view_ts <= limit[view_sess]
     actual_len = np.bincount(view_sess[keep], minlength=n_sess)
     st = stored[cs]
-    pools = _pools_table([(cs[st], cv[st], rank[st], true[st].astype(np.float32))], sess_user, actual_len)
+    pools = _pools_table([(cs[st], cv[st], rank[st], true[st].astype(np.float32), p_list[st], p_pool[st])],
+                         sess_user, actual_len)
     big = BigLog(sess_user, sess_start, sess_len, actual_len, view_sess[keep], view_pos[keep],
                  view_video[keep], view_d[keep], view_ts[keep], plays[keep], probs[keep], pools,
-                 int(stored.sum()))
+                 int(stored.sum()), view_pl[keep], np.full(int(keep.sum()), np.nan))
     return PlatformLog(big, plat[st].astype(np.float32), cs[st], cv[st])
 
 

@@ -20,6 +20,7 @@ from tqdm import tqdm
 from vmrec.contracts import PROB_COLUMNS
 from vmrec.synthetic.behaviour import behave, head_probs
 from vmrec.synthetic.clock import BIG_WINDOWS, STRAY_RANGE, local_hour, sample_times, window_days
+from vmrec.synthetic.propensity import list_inclusion, pool_inclusion
 from vmrec.synthetic.world import DURATION_MIN_MS, ScaleSpec, World, sample_alias
 
 log = logging.getLogger("vmrec.synthetic")
@@ -143,6 +144,8 @@ class BigLog:
     view_probs: np.ndarray
     pools: pa.Table
     pool_sessions_stored: int
+    view_p_list: np.ndarray | None = None  # planted P(ranked into the top L | in the pool) per view
+    view_p_pool: np.ndarray | None = None  # planted P(in the pool) per view (NaN where not computed)
 
 
 def plan_pools(world: World, spec: ScaleSpec, rng: np.random.Generator) -> tuple[np.ndarray, ...]:
@@ -164,13 +167,29 @@ def plan_pools(world: World, spec: ScaleSpec, rng: np.random.Generator) -> tuple
     return sess_user, sess_len, sess_start, pool_size, sess_hour, stored
 
 
+def popularity_pool_inclusion(world: World, sess_user: np.ndarray, pool_size: np.ndarray, cs: np.ndarray,
+                              cv: np.ndarray) -> np.ndarray:
+    """Planted P(in the pool) of candidates (cs: session index, cv: video) of popularity-drawn pools
+    (`_draw_pools`; propensity.pool_inclusion per pool size and user kind)."""
+    out = np.empty(len(cs))
+    small_user = world.is_small_user[sess_user[cs]]
+    key = pool_size[cs].astype(np.int64) * 2 + small_user
+    for k in np.unique(key):
+        rows = np.flatnonzero(key == k)
+        q = np.where(world.is_small_video, 0.0, world.pop) if k % 2 else world.pop
+        out[rows] = pool_inclusion(q, int(k // 2))[cv[rows]]
+    return out
+
+
 def simulate_big(world: World, spec: ScaleSpec, weights: np.ndarray, noise_scale: float,
-                  rng: np.random.Generator) -> BigLog:
+                  rng: np.random.Generator, prop_rng: np.random.Generator | None = None) -> BigLog:
+    """The policy's sessions; with `prop_rng`, also the planted propensities (synthetic.propensity, Monte
+    Carlo draws from `prop_rng` only: the logged data do not depend on it)."""
     sess_user, sess_len, sess_start, pool_size, sess_hour, stored = plan_pools(world, spec, rng)
     n_sess = len(sess_user)
     log.info("big: %d sessions, %d planned views, mean pool %.1f", n_sess, sess_len.sum(), pool_size.mean())
 
-    shown_s, shown_v, shown_pos = [], [], []
+    shown_s, shown_v, shown_pos, shown_pl, shown_pp = [], [], [], [], []
     pool_parts: list[tuple] = []
     chunk = 20_000
     for s0 in tqdm(range(0, n_sess, chunk), desc="sessions", mininterval=2, disable=n_sess <= chunk):
@@ -186,15 +205,24 @@ def simulate_big(world: World, spec: ScaleSpec, weights: np.ndarray, noise_scale
         counts = np.bincount(cs, minlength=len(idx))
         rank = np.arange(len(cs)) - np.repeat(np.cumsum(counts) - counts, counts)
         is_shown = rank < sess_len[cs_glob]
+        p_list = p_pool = np.full(len(cs), np.nan)
+        if prop_rng is not None:
+            p_list = list_inclusion(cs, probs @ weights / noise_scale, sess_len[cs_glob], is_shown,
+                                    spec.propensity_draws, prop_rng)
+            p_pool = popularity_pool_inclusion(world, sess_user, pool_size, cs_glob, cv)
         shown_s.append(cs_glob[is_shown])
         shown_v.append(cv[is_shown])
         shown_pos.append(rank[is_shown])
+        shown_pl.append(p_list[is_shown])
+        shown_pp.append(p_pool[is_shown])
         st = stored[cs_glob]
         if st.any():
-            pool_parts.append((cs_glob[st], cv[st], rank[st], probs[st].astype(np.float32)))
+            pool_parts.append((cs_glob[st], cv[st], rank[st], probs[st].astype(np.float32), p_list[st],
+                               p_pool[st]))
     view_sess = np.concatenate(shown_s)
     view_video = np.concatenate(shown_v).astype(np.int32)
     view_pos = np.concatenate(shown_pos)
+    view_pl, view_pp = np.concatenate(shown_pl), np.concatenate(shown_pp)
     # rows: jittered duration, behaviour at the session's context, times within the session
     n = len(view_sess)
     jitter = np.where(rng.random(n) < 0.12, rng.integers(-3, 4, n), 0)
@@ -219,7 +247,7 @@ def simulate_big(world: World, spec: ScaleSpec, weights: np.ndarray, noise_scale
     pools = _pools_table(pool_parts, sess_user, actual_len)
     return BigLog(sess_user, sess_start, sess_len, actual_len, view_sess[keep], view_pos[keep],
                   view_video[keep], view_d[keep], view_ts[keep], plays[keep], probs[keep], pools,
-                  int(stored.sum()))
+                  int(stored.sum()), view_pl[keep], view_pp[keep])
 
 
 def _pools_table(parts, sess_user: np.ndarray, actual_len: np.ndarray) -> pa.Table:
@@ -227,6 +255,8 @@ def _pools_table(parts, sess_user: np.ndarray, actual_len: np.ndarray) -> pa.Tab
     v = np.concatenate([p[1] for p in parts])
     rank = np.concatenate([p[2] for p in parts])
     probs = np.concatenate([p[3] for p in parts])
+    p_list = np.concatenate([p[4] for p in parts])
+    p_pool = np.concatenate([p[5] for p in parts])
     shown = rank < actual_len[s]
     cols = {
         "session_id": pa.array(s.astype(np.int64)),
@@ -237,4 +267,14 @@ def _pools_table(parts, sess_user: np.ndarray, actual_len: np.ndarray) -> pa.Tab
     }
     for j, c in enumerate(PROB_COLUMNS):
         cols[c] = pa.array(probs[:, j])
+    if not np.isnan(p_list).all():
+        cols.update(propensity_columns(p_pool, p_list))
     return pa.table(cols)
+
+
+def propensity_columns(p_pool: np.ndarray, p_list: np.ndarray) -> dict[str, pa.Array]:
+    """contracts.PROPENSITY_COLUMNS as float32 arrays: p_pool, p_list and propensity = their product
+    (null where p_pool was not computed)."""
+    pp = pa.array(p_pool.astype(np.float32), from_pandas=True)
+    prop = pa.array((p_pool * p_list).astype(np.float32), from_pandas=True)
+    return {"p_pool": pp, "p_list": pa.array(p_list.astype(np.float32)), "propensity": prop}

@@ -55,10 +55,12 @@ from vmrec.synthetic.world import (
 GENERATOR_VERSION = "1.2"
 
 
-def write_probs(path: Path, cols: dict, probs: np.ndarray) -> None:
+def write_probs(path: Path, cols: dict, probs: np.ndarray, extra: dict | None = None) -> None:
+    """`cols`, then PROB_COLUMNS from `probs`, then the `extra` columns."""
     cols = dict(cols)
     for j, c in enumerate(PROB_COLUMNS):
         cols[c] = pa.array(probs[:, j].astype(np.float32))
+    cols.update(extra or {})
     pq.write_table(pa.table(cols), path)
 
 
@@ -124,6 +126,18 @@ def truth_record(spec: ScaleSpec, scale: str, seed: int, value_weights: dict, no
             "all_sessions_stored": bool(big.pool_sessions_stored == n_sess),
             "selection": "all sessions" if big.pool_sessions_stored == n_sess
             else "uniform random subset of sessions (generator rng)",
+        },
+        "propensities": {
+            "columns": "p_pool, p_list, propensity on every pools.parquet and big_probs.parquet row",
+            "p_list": "P(ranked into the top L | in the pool), L the planned length: Monte Carlo over "
+                      f"{spec.propensity_draws} fresh Gumbel draws of the pool plus the policy's own "
+                      f"(standard error <= {0.5 / np.sqrt(spec.propensity_draws + 1):.3f}; a shown "
+                      f"candidate's is >= {1 / (spec.propensity_draws + 1):.4f}); sums to L over a pool",
+            "p_pool": "P(in the pool): 1 - exp(-q_v t), q the pool-draw distribution (popularity over "
+                      "the eligible videos), t such that the pool holds pool_size videos in expectation "
+                      "(Poissonised draws); null in the platform world",
+            "propensity": "p_pool * p_list",
+            "draws": spec.propensity_draws,
         },
         "behaviour": {
             "skip": {"median_ms": SKIP_MEDIAN_MS, "sigma": SKIP_SIGMA, "zero_prob": SKIP_ZERO},

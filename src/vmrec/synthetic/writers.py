@@ -124,11 +124,16 @@ def write_big(csv_path: Path, probs_path: Path, big: BigLog, rng: np.random.Gene
     idx = np.repeat(np.arange(n), reps)
     write_interactions(csv_path, user[idx], big.view_video[idx], big.view_play[idx], big.view_d[idx],
                         big.view_ts[idx], None, override[idx], small=False)
-    write_probs(probs_path, {"csv_row": pa.array(np.arange(len(idx), dtype=np.int64)),
-                              "user_id": pa.array(user[idx].astype(np.int32)),
-                              "video_id": pa.array(big.view_video[idx]),
-                              "session_id": pa.array(big.view_sess[idx].astype(np.int64))},
-                 big.view_probs[idx])
+    cols = {"csv_row": pa.array(np.arange(len(idx), dtype=np.int64)),
+            "user_id": pa.array(user[idx].astype(np.int32)),
+            "video_id": pa.array(big.view_video[idx]),
+            "session_id": pa.array(big.view_sess[idx].astype(np.int64))}
+    extra = {}
+    if big.view_p_list is not None:
+        from vmrec.synthetic.policy import propensity_columns
+
+        extra = propensity_columns(big.view_p_pool[idx], big.view_p_list[idx])
+    write_probs(probs_path, cols, big.view_probs[idx], extra)
     sizes = {"big_rows": int(len(idx)), "big_views": int(n), "big_duplicates": int(len(idx) - n)}
     stats = interaction_stats(big.view_play[idx], big.view_d[idx], big.view_probs[idx])
     stats["duplicate_rows"] = round(sizes["big_duplicates"] / sizes["big_rows"], 4)
