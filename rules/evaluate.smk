@@ -95,3 +95,69 @@ rule model_report:
 
 
 ALL_TARGETS.extend(MODEL_REPORT.values())
+
+
+# --- off-policy evaluation (synthetic): every model's heads on the policy's own pools ------------------
+EVALUATE_POOLS = script_and_code("evaluate_pools")
+OFFPOLICY_REPORT = script_and_code("offpolicy_report")
+OFFPOLICY = {
+    "table": f"{R}/report/offpolicy.csv",
+    "figure": f"{R}/report/offpolicy_bias.png",
+}
+POOL_MODELS = MODELS  # every trained model has a checkpoint (rule train)
+DO_OFFPOLICY = SYNTHETIC and config["evaluate"]["pool_sessions"] > 0 and bool(POOL_MODELS)
+
+
+localrules:
+    offpolicy_report,
+
+
+rule evaluate_pools:
+    input:
+        model=f"{R}/models/{{model}}/model.pt",
+        edges=EDGES,
+        item_features=ITEM_FEATURES,
+        truth=[TRUTH_DIR] if SYNTHETIC else [],
+        code=EVALUATE_POOLS.code,
+    output:
+        table=f"{R}/metrics/offpolicy/{{model}}.csv",
+    params:
+        model=lambda wc: wc.model,
+        sessions=config["evaluate"]["pool_sessions"],
+        bootstrap=config["evaluate"]["bootstrap"],
+        seed=config["seed"],
+    resources:
+        mem_mb=lambda wc: 16000 if config["scale"] == "full" else 3000,
+        runtime=30,
+    priority: lambda wc: model_priority(wc.model)
+    log:
+        f"{LOGS}/evaluate_pools/{{model}}.log",
+    benchmark:
+        f"{BENCH}/evaluate_pools/{{model}}.tsv"
+    conda:
+        CONDA_ENV
+    script:
+        EVALUATE_POOLS.path
+
+
+rule offpolicy_report:
+    input:
+        tables=expand(f"{R}/metrics/offpolicy/{{m}}.csv", m=POOL_MODELS),
+        code=OFFPOLICY_REPORT.code,
+    output:
+        **OFFPOLICY,
+    resources:
+        mem_mb=1000,
+        runtime=5,
+    log:
+        f"{LOGS}/offpolicy_report.log",
+    benchmark:
+        f"{BENCH}/offpolicy_report.tsv"
+    conda:
+        CONDA_ENV
+    script:
+        OFFPOLICY_REPORT.path
+
+
+if DO_OFFPOLICY:
+    ALL_TARGETS.extend(OFFPOLICY.values())

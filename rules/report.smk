@@ -24,6 +24,7 @@ rule report_headline:
     input:
         metrics=[METRICS] if METRICS in ALL_TARGETS else [],
         weights=[WEIGHTS] if WEIGHTS in ALL_TARGETS else [],
+        offpolicy=[OFFPOLICY["table"]] if DO_OFFPOLICY else [],
         code=REPORT_HEADLINE.code,
     output:
         csv=report(f"{REPORT_DIR}/headline.csv", caption="../report/headline.rst", category="1. Headline"),

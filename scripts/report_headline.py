@@ -12,6 +12,7 @@ def main(smk) -> None:
         smk.output.csv,
         smk.output.rst,
         dataset=smk.params.dataset,
+        offpolicy_csv=smk.input.offpolicy[0] if smk.input.offpolicy else None,
     )
 
 

@@ -2,7 +2,8 @@
 
 The headline is what a reader wants first: per model and head, the AUC (with its 95% interval) on the
 test split and on the unbiased `small` block (off the policy's views), and on synthetic data the
-normalised lift against the oracle; how close each value-model method comes to the planted w* (angle,
+normalised lift against the oracle and the heads' bias on the candidates the policy passed over
+(vmrec.offpolicy); how close each value-model method comes to the planted w* (angle,
 interval coverage, ranking agreement) and the estimated weights.
 It is written as CSV (shown as a table in the report) and as reStructuredText
 (included in the report's front page, report/workflow.rst).
@@ -119,8 +120,24 @@ def weight_rows(weights: dict) -> pd.DataFrame:
     return pd.DataFrame(list(rows.values()), columns=list(HEADLINE_COLUMNS))
 
 
-def headline(metrics_csv: str | Path | None, weights_json: str | Path | None) -> pd.DataFrame:
-    """The headline table (HEADLINE_COLUMNS) from whichever of the two inputs exist."""
+def offpolicy_rows(table: pd.DataFrame) -> pd.DataFrame:
+    """Headline rows from the off-policy table (vmrec.offpolicy, synthetic): per model and head, the bias
+    of the heads on the candidates the policy passed over (with its interval) and their AUC lift there."""
+    part = table[table["where"] == "not shown"]
+    bias = pd.DataFrame({"section": "off the policy's views: mean predicted - true probability, candidates "
+                                    "the policy passed over (held-out planted pools)",
+                         "name": part["model"], "head": part["head"], "value": part["bias"],
+                         "ci_low": part["bias_lo"], "ci_high": part["bias_hi"]})
+    lift = pd.DataFrame({"section": "off the policy's views: normalised lift against the truth (soft "
+                                    "labels), candidates the policy passed over",
+                         "name": part["model"], "head": part["head"], "value": part["lift"],
+                         "ci_low": float("nan"), "ci_high": float("nan")})
+    return pd.concat([bias, lift], ignore_index=True)[list(HEADLINE_COLUMNS)]
+
+
+def headline(metrics_csv: str | Path | None, weights_json: str | Path | None,
+             offpolicy_csv: str | Path | None = None) -> pd.DataFrame:
+    """The headline table (HEADLINE_COLUMNS) from whichever of the inputs exist."""
     parts = []
     if metrics_csv:
         metrics = pd.read_csv(metrics_csv)
@@ -128,6 +145,8 @@ def headline(metrics_csv: str | Path | None, weights_json: str | Path | None) ->
         if "small" in set(metrics["split"]):  # the unbiased block: off the policy's views
             parts.append(metric_rows(metrics, "auc", "small"))
         parts += [lift_rows(metrics, "test"), lift_rows(metrics, "small")]
+    if offpolicy_csv:
+        parts.append(offpolicy_rows(pd.read_csv(offpolicy_csv)))
     if weights_json:
         weights = json.loads(Path(weights_json).read_text(encoding="utf-8"))
         parts += [fit_rows(weights), weight_rows(weights)]
@@ -167,8 +186,9 @@ def headline_rst(table: pd.DataFrame, dataset: str) -> str:
 
 
 def write_headline(metrics_csv: str | Path | None, weights_json: str | Path | None, csv_out: str | Path,
-                   rst_out: str | Path, dataset: str) -> pd.DataFrame:
-    table = headline(metrics_csv, weights_json)
+                   rst_out: str | Path, dataset: str,
+                   offpolicy_csv: str | Path | None = None) -> pd.DataFrame:
+    table = headline(metrics_csv, weights_json, offpolicy_csv)
     with atomic_path(csv_out) as tmp:
         table.to_csv(tmp, index=False, float_format="%.6g")
     write_text(headline_rst(table, dataset), rst_out)

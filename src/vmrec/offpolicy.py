@@ -1,0 +1,147 @@
+"""Off-policy evaluation (synthetic data): each model's heads on the logging policy's own candidate pools.
+
+A model learns from the views the policy chose; the value model and any new ranking need its heads on the
+candidates the policy passed over. The synthetic truth holds the pools (TRUTH_POOLS) with the planted
+probability of every candidate, so this measures directly, per head, on held-out sessions (first view in
+`splits`), for the candidates that were **shown** and those **not shown**:
+
+- `mean_pred`, `mean_true`, `bias` = mean_pred - mean_true with a 95% session-bootstrap interval;
+- `ece`: calibration error, the mean over 10 equal-count bins of the predictions of |mean predicted - mean
+  true probability|, weighted by the bins' sizes;
+- `auc`: the AUC against the planted probabilities as soft labels (every pair of candidates counts with
+  weight p_i (1 - p_j): the AUC a model would have on labels drawn from the truth, without the draw's
+  noise), `auc_oracle` the same for the truth itself, and `lift` = (auc - 0.5) / (auc_oracle - 0.5).
+
+Each candidate is scored with the context of its session's first shown view (as the value model does);
+the truth is the probability at the session's start. Nothing here feeds training.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pyarrow.parquet as pq
+
+from vmrec.contracts import HEADS, PROB_COLUMNS, TRUTH_BIG, TRUTH_POOLS
+
+log = logging.getLogger("vmrec")
+
+OFFPOLICY_COLUMNS = ("model", "where", "head", "n", "mean_pred", "mean_true", "bias", "bias_lo", "bias_hi",
+                     "ece", "auc", "auc_oracle", "lift")
+WHERE = ("shown", "not shown")
+
+
+def soft_auc(p_true: np.ndarray, score: np.ndarray) -> float:
+    """AUC of `score` against soft labels `p_true`: sum over pairs i != j of p_i (1 - p_j) [s_i > s_j]
+    (ties 1/2), over sum p_i (1 - p_j). Equals the expected AUC on labels drawn from p_true as n grows."""
+    p = np.asarray(p_true, np.float64)
+    s = np.asarray(score, np.float64)
+    order = np.argsort(s, kind="mergesort")
+    p, s = p[order], s[order]
+    neg = 1.0 - p
+    # group ties: within a tie group pairs count 1/2
+    starts = np.r_[0, np.flatnonzero(np.diff(s)) + 1]
+    gp = np.add.reduceat(p, starts)
+    gn = np.add.reduceat(neg, starts)
+    below = np.cumsum(gn) - gn
+    within = gp * gn - np.add.reduceat(p * neg, starts)  # pairs i != j inside a group
+    num = (gp * below).sum() + 0.5 * within.sum()
+    den = p.sum() * neg.sum() - (p * neg).sum()
+    return float(num / den) if den > 0 else float("nan")
+
+
+def calibration_error(p_true: np.ndarray, p_pred: np.ndarray, bins: int = 10) -> float:
+    """Size-weighted mean over equal-count bins of p_pred of |mean p_pred - mean p_true|."""
+    order = np.argsort(p_pred, kind="mergesort")
+    parts = np.array_split(order, min(bins, len(order)))
+    n = len(order)
+    return float(sum(len(b) / n * abs(p_pred[b].mean() - p_true[b].mean()) for b in parts if len(b)))
+
+
+def held_out_pools(truth_dir: str | Path, edges: pd.DataFrame, splits: list[str], max_sessions: int,
+                   seed: int) -> pd.DataFrame:
+    """The planted pools (long: session_id, user_id, video_id, shown, position, PROB_COLUMNS) of at most
+    `max_sessions` sessions whose first shown view is in the edge table and in `splits`."""
+    from vmrec.value_model.scoring import planted_sessions_in
+
+    truth_dir = Path(truth_dir)
+    pools = pq.read_table(truth_dir / TRUTH_POOLS,
+                          columns=["session_id", "user_id", "video_id", "shown", "position",
+                                   *PROB_COLUMNS]).to_pandas()
+    big = pq.read_table(truth_dir / TRUTH_BIG, columns=["csv_row", "session_id", "video_id"]).to_pandas()
+    held = planted_sessions_in(pools, big, edges, list(splits))
+    if len(held) == 0:
+        raise ValueError(f"off-policy evaluation: no planted session starts in splits {list(splits)}")
+    if len(held) > max_sessions:
+        held = np.sort(np.random.default_rng(seed).choice(held, max_sessions, replace=False))
+    return pools[pools["session_id"].isin(held)].reset_index(drop=True)
+
+
+def score_held_out_pools(pools: pd.DataFrame, truth_dir: str | Path, edges: pd.DataFrame,
+                         edges_path: str | Path, item_features_path: str | Path, model) -> pd.DataFrame:
+    """`pools` with the model's heads (PROB_COLUMNS) beside the planted ones (`<col>_true`)."""
+    from vmrec.features import ItemFeatureLookup
+    from vmrec.value_model.scoring import logged_pool_frames, score_pools
+
+    big = pq.read_table(Path(truth_dir) / TRUTH_BIG,
+                        columns=["csv_row", "session_id", "video_id"]).to_pandas()
+    long, sess = logged_pool_frames(pools, big, edges)
+    lookup = ItemFeatureLookup(pq.read_table(item_features_path).to_pandas())
+    scored = score_pools(long[["session_id", "video_id", "shown", "date"]], sess, edges_path, lookup, model)
+    truth = pools.set_index(["session_id", "video_id"])[list(PROB_COLUMNS)].add_suffix("_true")
+    return scored.join(truth, on=["session_id", "video_id"])
+
+
+def offpolicy_metrics(model: str, scored: pd.DataFrame, n_boot: int, seed: int) -> pd.DataFrame:
+    """OFFPOLICY_COLUMNS rows for one model: per head, on shown and on not-shown candidates."""
+    rows = []
+    rng = np.random.default_rng(seed)
+    for where in WHERE:
+        part = scored[scored["shown"] == (where == "shown")]
+        sid, inv = np.unique(part["session_id"].to_numpy(), return_inverse=True)
+        counts = np.bincount(inv, minlength=len(sid)).astype(float)
+        draws = [np.bincount(rng.integers(0, len(sid), len(sid)), minlength=len(sid)) for _ in range(n_boot)]
+        for head, col in zip(HEADS, PROB_COLUMNS, strict=True):
+            pred = part[col].to_numpy(np.float64)
+            true = part[f"{col}_true"].to_numpy(np.float64)
+            diff_by_s = np.bincount(inv, weights=pred - true, minlength=len(sid))
+            boot = [(d * diff_by_s).sum() / (d * counts).sum() for d in draws]
+            a, a_or = soft_auc(true, pred), soft_auc(true, true)
+            lo, hi = (np.percentile(boot, [2.5, 97.5]) if boot else (np.nan, np.nan))
+            rows.append({"model": model, "where": where, "head": head, "n": len(part),
+                         "mean_pred": pred.mean(), "mean_true": true.mean(), "bias": (pred - true).mean(),
+                         "bias_lo": lo, "bias_hi": hi, "ece": calibration_error(true, pred),
+                         "auc": a, "auc_oracle": a_or, "lift": (a - 0.5) / (a_or - 0.5)})
+    return pd.DataFrame(rows, columns=list(OFFPOLICY_COLUMNS))
+
+
+def plot_offpolicy(table: pd.DataFrame, path: str | Path) -> None:
+    """Bias (mean predicted - mean true probability) per head and model, shown against not-shown
+    candidates, with the session-bootstrap intervals."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    models = list(dict.fromkeys(table["model"]))
+    fig, axes = plt.subplots(1, len(HEADS), figsize=(3.2 * len(HEADS), 0.35 * len(models) + 1.8), sharey=True)
+    y = np.arange(len(models))
+    for ax, head in zip(np.atleast_1d(axes), HEADS, strict=True):
+        for k, (where, color) in enumerate(zip(WHERE, ("tab:blue", "tab:red"), strict=True)):
+            t = table[(table["head"] == head) & (table["where"] == where)].set_index("model").reindex(models)
+            err = np.vstack([t["bias"] - t["bias_lo"], t["bias_hi"] - t["bias"]])
+            ax.errorbar(t["bias"], y + (k - 0.5) * 0.25, xerr=err, fmt="o", color=color, label=where, ms=4)
+        ax.axvline(0, color="grey", lw=0.8)
+        ax.set_title(head)
+        ax.set_xlabel("mean predicted - true")
+    axes[0].set_yticks(y, models)
+    axes[0].invert_yaxis()
+    handles, labels = axes[0].get_legend_handles_labels()
+    fig.legend(handles, labels, loc="lower center", ncol=2, fontsize=9)
+    fig.suptitle("Heads on the policy's own pools (held-out sessions): shown and passed-over candidates")
+    fig.tight_layout(rect=(0, 0.08, 1, 1))
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
