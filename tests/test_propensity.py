@@ -99,3 +99,18 @@ def test_truth_holds_the_propensities(tiny_platform_raw, tiny_raw):
             pools[pools["shown"]], on=["session_id", "video_id"], suffixes=("", "_pool"))
         assert len(m) > 0.9 * big.drop_duplicates(["session_id", "video_id"]).shape[0]
         assert np.allclose(m["p_list"], m["p_list_pool"])
+
+
+def test_mean_field_inclusion_is_close_to_the_monte_carlo():
+    rng = np.random.default_rng(6)
+    sizes = [50, 50, 80, 120, 60]
+    session, u = _pools(rng, sizes)
+    L = np.repeat([13, 3, 40, 25, 60], sizes)
+    own = np.zeros(len(u), bool)
+    mc = list_inclusion(session, u, L, own, 4000, np.random.default_rng(7))
+    mf = list_inclusion(session, u, L, own, 0, np.random.default_rng(7))
+    assert np.allclose(np.bincount(session, weights=mf), [13, 3, 40, 25, 60])
+    assert (mf[session == 4] == 1.0).all()  # the whole pool is shown
+    assert np.abs(mf - mc).mean() < 0.02
+    assert np.abs(mf - mc).max() < 0.12
+    assert (mf > 0).all()

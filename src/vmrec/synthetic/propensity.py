@@ -6,7 +6,11 @@ Gumbel noise this is a Plackett-Luce top-L event with no closed form, so `list_i
 Monte Carlo: `draws` fresh Gumbel draws of the whole pool plus the policy's own draw (the one that made
 the log), P_list = (shown in own draw + times in the top L of the fresh draws) / (draws + 1). Its standard
 error is at most 0.5 / sqrt(draws + 1), and a shown candidate's estimate is at least 1 / (draws + 1)
-(never zero). Summed over a pool it is exactly L.
+(never zero). Summed over a pool it is exactly L. With `draws` = 0 (full scale, where the Monte Carlo
+would cost ~2 min) it is the mean-field threshold approximation instead (`list_inclusion_meanfield`:
+P = 1 - exp(-exp(u - tau)) with tau such that the pool's sum is L), deterministic and ~30x cheaper; against
+the 256-draw Monte Carlo on synthetic small (1.8M candidates) it differs by 0.019 on average (the Monte
+Carlo's own noise is ~0.02), 0.05 at the 95th percentile, 0.15 at most.
 
 `pool_inclusion` is the chance that a video is in a pool at all (simple world: pools are the first M
 distinct draws in proportion to popularity): with Poissonised draws, P_pool(v) = 1 - exp(-q_v t) with t
@@ -44,10 +48,10 @@ def list_inclusion(session: np.ndarray, utility: np.ndarray, length: np.ndarray,
     L = np.asarray(length)[starts].astype(np.int64)
     if (L < 1).any() or (L > sizes).any():
         raise ValueError("list_inclusion: each list length must lie in 1..pool size")
-    count = np.asarray(shown, bool).astype(np.float64)
-    if draws == 0:
-        return count
     u = np.asarray(utility, np.float64)
+    if draws == 0:
+        return list_inclusion_meanfield(starts, u, L)
+    count = np.asarray(shown, bool).astype(np.float64)
     order = np.argsort(sizes, kind="stable")  # pools of similar size together: little padding
     i = 0
     while i < len(order):
@@ -66,6 +70,29 @@ def list_inclusion(session: np.ndarray, utility: np.ndarray, length: np.ndarray,
         count[rows[valid]] += hits[valid]
         i += len(blk)
     return count / (draws + 1)
+
+
+def list_inclusion_meanfield(starts: np.ndarray, utility: np.ndarray, L: np.ndarray) -> np.ndarray:
+    """Mean-field P(in the top L): each candidate beats a pool-wide threshold tau independently,
+    P_j = P(u_j + Gumbel > tau) = 1 - exp(-exp(u_j - tau)), tau solved per pool (Newton) so that the
+    P_j sum to L. starts: first row of each pool (pools contiguous); L: list length per pool."""
+    n = len(utility)
+    sizes = np.diff(np.r_[starts, n])
+    seg = np.repeat(np.arange(len(starts)), sizes)
+    umax = np.maximum.reduceat(utility, starts)
+    z = utility - umax[seg]  # shift: exp stays finite
+    tau = np.log(np.add.reduceat(np.exp(z), starts) / L)  # sum exp(z - tau) = L: the small-p limit
+    for _ in range(100):
+        x = np.exp(z - tau[seg])
+        e = np.exp(-x)
+        f = np.add.reduceat(-np.expm1(-x), starts) - L
+        step = f / -np.add.reduceat(x * e, starts)
+        tau = tau - step
+        if np.abs(f).max() < 1e-9:
+            break
+    full = L >= sizes
+    p = -np.expm1(-np.exp(z - tau[seg]))
+    return np.where(full[seg], 1.0, p)
 
 
 def pool_inclusion(q: np.ndarray, size: int) -> np.ndarray:

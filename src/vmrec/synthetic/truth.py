@@ -129,10 +129,14 @@ def truth_record(spec: ScaleSpec, scale: str, seed: int, value_weights: dict, no
         },
         "propensities": {
             "columns": "p_pool, p_list, propensity on every pools.parquet and big_probs.parquet row",
-            "p_list": "P(ranked into the top L | in the pool), L the planned length: Monte Carlo over "
-                      f"{spec.propensity_draws} fresh Gumbel draws of the pool plus the policy's own "
-                      f"(standard error <= {0.5 / np.sqrt(spec.propensity_draws + 1):.3f}; a shown "
-                      f"candidate's is >= {1 / (spec.propensity_draws + 1):.4f}); sums to L over a pool",
+            "p_list": ("P(ranked into the top L | in the pool), L the planned length: Monte Carlo over "
+                       f"{spec.propensity_draws} fresh Gumbel draws of the pool plus the policy's own "
+                       f"(standard error <= {0.5 / np.sqrt(spec.propensity_draws + 1):.3f}; a shown "
+                       f"candidate's is >= {1 / (spec.propensity_draws + 1):.4f}); sums to L over a pool"
+                       if spec.propensity_draws else
+                       "P(ranked into the top L | in the pool), L the planned length: mean-field threshold "
+                       "approximation 1 - exp(-exp(u - tau)), tau such that it sums to L over a pool "
+                       "(against a 256-draw Monte Carlo at small scale: mean absolute difference 0.019)"),
             "p_pool": "P(in the pool): 1 - exp(-q_v t), q the pool-draw distribution (popularity over "
                       "the eligible videos), t such that the pool holds pool_size videos in expectation "
                       "(Poissonised draws); null in the platform world",

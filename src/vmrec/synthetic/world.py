@@ -44,14 +44,14 @@ class ScaleSpec:
     # denser users at full scale collide more): planned views are scaled up by it to hit big_rows
     cut_share: float = 0.0
     # Monte Carlo draws of the planted in-list propensities (synthetic.propensity; standard error at
-    # most 0.5 / sqrt(draws + 1)): fewer at full scale, where they cost most
+    # most 0.5 / sqrt(draws + 1)); 0: the mean-field approximation (full scale, where draws cost most)
     propensity_draws: int = 256
 
 
 SCALES: dict[str, ScaleSpec] = {
     "tiny": ScaleSpec(300, 400, 60, 120, 60_000, 20, None, 0.006),
     "small": ScaleSpec(1500, 2500, 300, 780, 600_000, 100, None, 0.01),
-    "full": ScaleSpec(7176, 10728, 1411, 3327, 12_530_806, 472, 100_000, 0.045, propensity_draws=64),
+    "full": ScaleSpec(7176, 10728, 1411, 3327, 12_530_806, 472, 100_000, 0.045, propensity_draws=0),
 }
 
 
