@@ -104,4 +104,16 @@ def test_cheap_rules_run_on_the_submit_host():
     """The localrules directive names the aggregation rules; nothing else runs outside the cluster."""
     rules = _rules({"scale": "tiny"})
     local = {r.name for r in rules if r.name in r.workflow._localrules or r.norun}  # Workflow.is_local
-    assert local == {"all", "select", "report_headline", "report_figures"}, local
+    assert local == {"all", "select", "report_headline", "report_figures", "offpolicy_report"}, local
+
+
+def test_no_rule_that_builds_or_trains_a_model_reads_the_truth():
+    """The planted truth (data/raw/<name>/truth/: probabilities, pools, propensities) is for evaluation and
+    reference rows only: the rules from the raw files to the trained models never take it as input."""
+    rules = {r.name: r for r in _rules({"scale": "tiny"})}
+    training = ["ingest", "features", "graph", "sweep", "select", "train", "sessions"]
+    assert set(training) <= set(rules), sorted(rules)
+    reads = {n: [str(f) for f in rules[n].input if "truth" in str(f)] for n in training}
+    assert not any(reads.values()), f"rules reading the truth: {reads}"
+    # the evaluation rules do read it: the check looks at the right paths
+    assert any("truth" in str(f) for f in rules["evaluate_pools"].input)
