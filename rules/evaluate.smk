@@ -103,6 +103,8 @@ OFFPOLICY_REPORT = script_and_code("offpolicy_report")
 OFFPOLICY = {
     "table": f"{R}/report/offpolicy.csv",
     "figure": f"{R}/report/offpolicy_bias.png",
+    # every model against the best non-graph model on the same candidates: paired |bias| differences
+    "paired": f"{R}/report/offpolicy_paired.csv",
 }
 POOL_MODELS = MODELS  # every trained model has a checkpoint (rule train)
 DO_OFFPOLICY = SYNTHETIC and config["evaluate"]["pool_sessions"] > 0 and bool(POOL_MODELS)
@@ -121,6 +123,7 @@ rule evaluate_pools:
         code=EVALUATE_POOLS.code,
     output:
         table=f"{R}/metrics/offpolicy/{{model}}.csv",
+        scored=f"{R}/metrics/offpolicy/{{model}}_pools.parquet",
     params:
         model=lambda wc: wc.model,
         sessions=config["evaluate"]["pool_sessions"],
@@ -143,9 +146,15 @@ rule evaluate_pools:
 rule offpolicy_report:
     input:
         tables=expand(f"{R}/metrics/offpolicy/{{m}}.csv", m=POOL_MODELS),
+        scored=expand(f"{R}/metrics/offpolicy/{{m}}_pools.parquet", m=POOL_MODELS),
+        metrics=expand(f"{R}/metrics/{{m}}.csv", m=POOL_MODELS),
         code=OFFPOLICY_REPORT.code,
     output:
         **OFFPOLICY,
+    params:
+        models=POOL_MODELS,
+        bootstrap=config["evaluate"]["bootstrap"],
+        seed=config["seed"],
     resources:
         mem_mb=1000,
         runtime=5,

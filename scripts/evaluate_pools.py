@@ -2,9 +2,9 @@
 
 import pyarrow.parquet as pq
 
-from vmrec.io import setup_logging, write_text
+from vmrec.io import setup_logging, write_parquet, write_text
 from vmrec.models import load_model
-from vmrec.offpolicy import held_out_pools, offpolicy_metrics, score_held_out_pools
+from vmrec.offpolicy import SCORED_COLUMNS, held_out_pools, offpolicy_metrics, score_held_out_pools
 
 
 def main(smk) -> None:
@@ -21,6 +21,7 @@ def main(smk) -> None:
              pools["session_id"].nunique(), len(scored),
              table[table["where"] == "not shown"].set_index("head")["bias"].round(4).to_dict())
     write_text(table.to_csv(index=False, float_format="%.6g"), smk.output.table)
+    write_parquet(scored[list(SCORED_COLUMNS)].reset_index(drop=True), smk.output.scored)
 
 
 if __name__ == "__main__":

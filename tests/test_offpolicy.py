@@ -7,7 +7,14 @@ from sklearn.metrics import roc_auc_score
 
 from vmrec.contracts import HEADS, PROB_COLUMNS
 from vmrec.htmlreport import HEADLINE_COLUMNS, offpolicy_rows
-from vmrec.offpolicy import OFFPOLICY_COLUMNS, calibration_error, offpolicy_metrics, soft_auc
+from vmrec.offpolicy import (
+    OFFPOLICY_COLUMNS,
+    OFFPOLICY_PAIRED_COLUMNS,
+    calibration_error,
+    offpolicy_metrics,
+    paired_offpolicy,
+    soft_auc,
+)
 
 
 def test_soft_auc_equals_the_weighted_auc_of_sklearn():
@@ -37,7 +44,7 @@ def _scored(offset: float, n_sessions: int = 300) -> pd.DataFrame:
     rng = np.random.default_rng(2)
     sid = np.repeat(np.arange(n_sessions), 20)
     shown = np.tile(np.r_[np.ones(5, bool), np.zeros(15, bool)], n_sessions)
-    df = pd.DataFrame({"session_id": sid, "shown": shown})
+    df = pd.DataFrame({"session_id": sid, "video_id": np.tile(np.arange(20), n_sessions), "shown": shown})
     for c in PROB_COLUMNS:
         true = rng.uniform(0.05, 0.9, len(df))
         df[f"{c}_true"] = true
@@ -58,3 +65,15 @@ def test_offpolicy_metrics_find_the_bias_on_passed_over_candidates():
     rows = offpolicy_rows(t)
     assert list(rows.columns) == list(HEADLINE_COLUMNS)
     assert len(rows) == 2 * len(HEADS)
+
+
+def test_paired_offpolicy_finds_the_closer_model_on_the_same_candidates():
+    near, far = _scored(0.01), _scored(0.05)
+    t = paired_offpolicy({"near": near, "far": far}, "far", n_boot=200, seed=0)
+    assert list(t.columns) == list(OFFPOLICY_PAIRED_COLUMNS)
+    off = t[t["where"] == "not shown"]
+    assert len(off) == len(HEADS)
+    assert (off["diff"] < -0.03).all() and (off["ci_high"] < 0).all()
+    assert ((off["ci_low"] < off["diff"]) & (off["diff"] < off["ci_high"])).all()
+    with pytest.raises(ValueError, match="different candidates"):
+        paired_offpolicy({"a": near.iloc[1:], "b": far}, "b", n_boot=10, seed=0)

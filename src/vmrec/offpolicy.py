@@ -31,6 +31,11 @@ log = logging.getLogger("vmrec")
 
 OFFPOLICY_COLUMNS = ("model", "where", "head", "n", "mean_pred", "mean_true", "bias", "bias_lo", "bias_hi",
                      "ece", "auc", "auc_oracle", "lift")
+SCORED_COLUMNS = ("session_id", "video_id", "shown", *PROB_COLUMNS, *(f"{c}_true" for c in PROB_COLUMNS))
+"""A model's scored held-out pools (metrics/offpolicy/<model>_pools.parquet): what the paired comparison
+reads."""
+OFFPOLICY_PAIRED_COLUMNS = ("model", "baseline", "where", "head", "abs_bias_model", "abs_bias_baseline",
+                            "diff", "ci_low", "ci_high", "n")
 WHERE = ("shown", "not shown")
 
 
@@ -116,6 +121,45 @@ def offpolicy_metrics(model: str, scored: pd.DataFrame, n_boot: int, seed: int) 
                          "bias_lo": lo, "bias_hi": hi, "ece": calibration_error(true, pred),
                          "auc": a, "auc_oracle": a_or, "lift": (a - 0.5) / (a_or - 0.5)})
     return pd.DataFrame(rows, columns=list(OFFPOLICY_COLUMNS))
+
+
+def paired_offpolicy(scored: dict[str, pd.DataFrame], baseline: str, n_boot: int,
+                     seed: int) -> pd.DataFrame:
+    """Every model against `baseline` on the same candidates (OFFPOLICY_PAIRED_COLUMNS): per head, on shown
+    and passed-over candidates, |bias| of the model minus |bias| of the baseline (negative: the model is
+    closer to the truth on average), with a 95% interval from the same session-bootstrap resamples for
+    both models."""
+    key = ["session_id", "video_id"]
+    base = scored[baseline].sort_values(key, kind="stable").reset_index(drop=True)
+    rows = []
+    for model, frame in scored.items():
+        if model == baseline:
+            continue
+        f = frame.sort_values(key, kind="stable").reset_index(drop=True)
+        if not f[key].equals(base[key]):
+            raise ValueError(f"off-policy: {model} and {baseline} scored different candidates; rerun "
+                             "evaluate_pools for both")
+        for wi, where in enumerate(WHERE):
+            m = (f["shown"] == (where == "shown")).to_numpy()
+            sid, inv = np.unique(f.loc[m, "session_id"].to_numpy(), return_inverse=True)
+            counts = np.bincount(inv, minlength=len(sid)).astype(float)
+            rng = np.random.default_rng([seed, wi])
+            draws = np.array([np.bincount(rng.integers(0, len(sid), len(sid)), minlength=len(sid))
+                              for _ in range(n_boot)], float).reshape(n_boot, len(sid))
+            for head, col in zip(HEADS, PROB_COLUMNS, strict=True):
+                true = f.loc[m, f"{col}_true"].to_numpy(np.float64)
+                err_a = np.bincount(inv, weights=f.loc[m, col].to_numpy(np.float64) - true,
+                                    minlength=len(sid))
+                err_b = np.bincount(inv, weights=base.loc[m, col].to_numpy(np.float64) - true,
+                                    minlength=len(sid))
+                n = draws @ counts
+                boot = np.abs(draws @ err_a / n) - np.abs(draws @ err_b / n)
+                a, b = abs(err_a.sum() / counts.sum()), abs(err_b.sum() / counts.sum())
+                lo, hi = np.percentile(boot, [2.5, 97.5]) if n_boot else (np.nan, np.nan)
+                rows.append({"model": model, "baseline": baseline, "where": where, "head": head,
+                             "abs_bias_model": a, "abs_bias_baseline": b, "diff": a - b, "ci_low": lo,
+                             "ci_high": hi, "n": int(m.sum())})
+    return pd.DataFrame(rows, columns=list(OFFPOLICY_PAIRED_COLUMNS))
 
 
 def plot_offpolicy(table: pd.DataFrame, path: str | Path) -> None:
