@@ -5,7 +5,7 @@ import pandas as pd
 import pytest
 from sklearn.metrics import roc_auc_score
 
-from vmrec.contracts import HEADS, PROB_COLUMNS
+from vmrec.contracts import HEADS, OFFPOLICY_WHERE, PROB_COLUMNS
 from vmrec.htmlreport import HEADLINE_COLUMNS, offpolicy_rows
 from vmrec.offpolicy import (
     OFFPOLICY_COLUMNS,
@@ -55,16 +55,34 @@ def _scored(offset: float, n_sessions: int = 300) -> pd.DataFrame:
 def test_offpolicy_metrics_find_the_bias_on_passed_over_candidates():
     t = offpolicy_metrics("m", _scored(0.04), n_boot=200, seed=0)
     assert list(t.columns) == list(OFFPOLICY_COLUMNS)
-    assert len(t) == 2 * len(HEADS)
+    assert len(t) == 3 * len(HEADS)
+    # the passed-over candidates over-rated by 0.04: the predicted gap is 0.04 narrower than the true one
+    gap = t[t["where"] == OFFPOLICY_WHERE[2]]
+    assert ((gap["bias"] + 0.04).abs() < 0.008).all(), gap  # clipping to [0, 1] moves it slightly
+    assert ((gap["bias_lo"] < gap["bias"]) & (gap["bias"] < gap["bias_hi"])).all()
+    assert (gap["bias_hi"] < -0.02).all()
+    assert np.allclose(gap["bias"], gap["mean_pred"] - gap["mean_true"])
     off = t[t["where"] == "not shown"]
     on = t[t["where"] == "shown"]
     assert (off["bias_lo"] < 0.04).all() and (off["bias_hi"] > 0.04).all()
     assert (off["bias_lo"] > 0.02).all()
     assert (on["bias"].abs() < 0.01).all()
-    assert (t["lift"] > 0.5).all() and (t["lift"] <= 1.0 + 1e-9).all()
+    cand = t[t["where"] != OFFPOLICY_WHERE[2]]
+    assert (cand["lift"] > 0.5).all() and (cand["lift"] <= 1.0 + 1e-9).all()
     rows = offpolicy_rows(t)
     assert list(rows.columns) == list(HEADLINE_COLUMNS)
-    assert len(rows) == 2 * len(HEADS)
+    assert len(rows) == 3 * len(HEADS)
+    assert rows["section"].str.startswith("selection gap").sum() == len(HEADS)
+
+
+def test_a_level_shift_is_unbiased_off_policy_but_not_in_the_gap():
+    df = _scored(0.0)
+    for c in PROB_COLUMNS:  # every prediction 0.03 lower: passed-over fine after a +0.03 error, gap intact
+        df[c] = df[c] - 0.03
+    t = offpolicy_metrics("m", df, n_boot=100, seed=0)
+    gap = t[t["where"] == OFFPOLICY_WHERE[2]]
+    assert (gap["bias"].abs() < 0.005).all()
+    assert (t.loc[t["where"] == "shown", "bias"] < -0.02).all()
 
 
 def test_paired_offpolicy_finds_the_closer_model_on_the_same_candidates():

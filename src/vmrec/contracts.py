@@ -192,6 +192,9 @@ TRUTH_POOLS = "pools.parquet"
 """Candidate pools of logged sessions: session_id int64, user_id int32, video_id int32,
 shown bool, position int16 (0-based rank in the shown list, -1 if not shown), PROB_COLUMNS float32,
 PROPENSITY_COLUMNS."""
+OFFPOLICY_WHERE: tuple[str, ...] = ("shown", "not shown", "shown - not shown")
+"""The `where` values of report/offpolicy.csv (vmrec.offpolicy): shown candidates, passed-over candidates,
+and the selection gap between them."""
 PROPENSITY_COLUMNS: tuple[str, ...] = ("p_pool", "p_list", "propensity")
 """Planted propensities on every TRUTH_POOLS and TRUTH_BIG row (synthetic.propensity): P(in the pool),
 P(ranked into the top L | in the pool) (Monte Carlo) and their product, float32; p_pool and propensity are

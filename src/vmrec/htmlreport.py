@@ -19,7 +19,7 @@ from typing import Any
 
 import pandas as pd
 
-from vmrec.contracts import HEADS, METRIC_COLUMNS
+from vmrec.contracts import HEADS, METRIC_COLUMNS, OFFPOLICY_WHERE
 from vmrec.io import atomic_path, write_text
 
 log = logging.getLogger("vmrec")
@@ -132,7 +132,15 @@ def offpolicy_rows(table: pd.DataFrame) -> pd.DataFrame:
                                     "labels), candidates the policy passed over",
                          "name": part["model"], "head": part["head"], "value": part["lift"],
                          "ci_low": float("nan"), "ci_high": float("nan")})
-    return pd.concat([bias, lift], ignore_index=True)[list(HEADLINE_COLUMNS)]
+    gap = table[table["where"] == OFFPOLICY_WHERE[2]]
+    gap = pd.DataFrame({"section": "selection gap: (mean over shown - mean over passed-over candidates), "
+                                   "predicted minus true (what the value model reads; truth: "
+                                   + ", ".join(f"{h} {v:+.3f}" for h, v in
+                                               gap.drop_duplicates("head")[["head", "mean_true"]]
+                                               .itertuples(index=False)) + ")",
+                        "name": gap["model"], "head": gap["head"], "value": gap["bias"],
+                        "ci_low": gap["bias_lo"], "ci_high": gap["bias_hi"]})
+    return pd.concat([bias, lift, gap], ignore_index=True)[list(HEADLINE_COLUMNS)]
 
 
 def headline(metrics_csv: str | Path | None, weights_json: str | Path | None,

@@ -12,6 +12,11 @@ probability of every candidate, so this measures directly, per head, on held-out
   weight p_i (1 - p_j): the AUC a model would have on labels drawn from the truth, without the draw's
   noise), `auc_oracle` the same for the truth itself, and `lift` = (auc - 0.5) / (auc_oracle - 0.5).
 
+and the **selection gap** (`where` = GAP): the mean head of the shown minus that of the passed-over
+candidates, predicted (`mean_pred`) against true (`mean_true`), and their difference (`bias`, with a 95%
+interval over sessions). A value-model estimate reads the policy's choice from this gap: a model can be
+unbiased on the passed-over candidates and still compress the gap (a level shift of every prediction).
+
 Each candidate is scored with the context of its session's first shown view (as the value model does);
 the truth is the probability at the session's start. Nothing here feeds training.
 """
@@ -25,7 +30,7 @@ import numpy as np
 import pandas as pd
 import pyarrow.parquet as pq
 
-from vmrec.contracts import HEADS, PROB_COLUMNS, TRUTH_BIG, TRUTH_POOLS
+from vmrec.contracts import HEADS, OFFPOLICY_WHERE, PROB_COLUMNS, TRUTH_BIG, TRUTH_POOLS
 
 log = logging.getLogger("vmrec")
 
@@ -36,7 +41,10 @@ SCORED_COLUMNS = ("session_id", "video_id", "shown", *PROB_COLUMNS, *(f"{c}_true
 reads."""
 OFFPOLICY_PAIRED_COLUMNS = ("model", "baseline", "where", "head", "abs_bias_model", "abs_bias_baseline",
                             "diff", "ci_low", "ci_high", "n")
-WHERE = ("shown", "not shown")
+WHERE = OFFPOLICY_WHERE[:2]
+GAP = OFFPOLICY_WHERE[2]
+"""The `where` of the selection-gap rows: mean over the shown minus mean over the passed-over candidates,
+predicted against true - what a value-model estimate reads from the heads."""
 
 
 def soft_auc(p_true: np.ndarray, score: np.ndarray) -> float:
@@ -120,7 +128,34 @@ def offpolicy_metrics(model: str, scored: pd.DataFrame, n_boot: int, seed: int) 
                          "mean_pred": pred.mean(), "mean_true": true.mean(), "bias": (pred - true).mean(),
                          "bias_lo": lo, "bias_hi": hi, "ece": calibration_error(true, pred),
                          "auc": a, "auc_oracle": a_or, "lift": (a - 0.5) / (a_or - 0.5)})
+    rows += _gap_rows(model, scored, n_boot, rng)
     return pd.DataFrame(rows, columns=list(OFFPOLICY_COLUMNS))
+
+
+def _gap_rows(model: str, scored: pd.DataFrame, n_boot: int, rng: np.random.Generator) -> list[dict]:
+    """Selection-gap rows (where = GAP), sessions resampled with all their candidates."""
+    sid, inv = np.unique(scored["session_id"].to_numpy(), return_inverse=True)
+    shown = scored["shown"].to_numpy(bool)
+    ns = np.bincount(inv, weights=shown, minlength=len(sid))
+    nn = np.bincount(inv, weights=~shown, minlength=len(sid))
+    draws = np.array([np.bincount(rng.integers(0, len(sid), len(sid)), minlength=len(sid))
+                      for _ in range(n_boot)], float).reshape(n_boot, len(sid))
+    rows = []
+    for head, col in zip(HEADS, PROB_COLUMNS, strict=True):
+        gaps = {}
+        for kind, c in (("pred", col), ("true", f"{col}_true")):
+            x = scored[c].to_numpy(np.float64)
+            s_sum = np.bincount(inv, weights=np.where(shown, x, 0.0), minlength=len(sid))
+            n_sum = np.bincount(inv, weights=np.where(shown, 0.0, x), minlength=len(sid))
+            gaps[kind] = (s_sum.sum() / ns.sum() - n_sum.sum() / nn.sum(),
+                          draws @ s_sum / (draws @ ns) - draws @ n_sum / (draws @ nn))
+        boot = gaps["pred"][1] - gaps["true"][1]
+        lo, hi = np.percentile(boot, [2.5, 97.5]) if n_boot else (np.nan, np.nan)
+        rows.append({"model": model, "where": GAP, "head": head, "n": len(scored),
+                     "mean_pred": gaps["pred"][0], "mean_true": gaps["true"][0],
+                     "bias": gaps["pred"][0] - gaps["true"][0], "bias_lo": lo, "bias_hi": hi,
+                     "ece": np.nan, "auc": np.nan, "auc_oracle": np.nan, "lift": np.nan})
+    return rows
 
 
 def paired_offpolicy(scored: dict[str, pd.DataFrame], baseline: str, n_boot: int,
