@@ -13,12 +13,12 @@ def main(smk) -> None:
     truth = smk.input.truth[0]
     edges = pq.read_table(smk.input.edges, columns=["edge_id", "source", "csv_row", "date", "split"],
                           read_dictionary=["source", "split"]).to_pandas()
-    pools = held_out_pools(truth, edges, ["val", "test"], p.sessions, p.seed)
+    held = held_out_pools(truth, edges, ["val", "test"], p.sessions, p.seed)
     model = load_model(smk.input.model)
-    scored = score_held_out_pools(pools, truth, edges, smk.input.edges, smk.input.item_features, model)
+    scored = score_held_out_pools(held, edges, smk.input.edges, smk.input.item_features, model)
     table = offpolicy_metrics(p.model, scored, p.bootstrap, p.seed)
     log.info("%s on %d planted pools (%d candidates): bias on passed-over candidates %s", p.model,
-             pools["session_id"].nunique(), len(scored),
+             held.pools["session_id"].nunique(), len(scored),
              table[table["where"] == "not shown"].set_index("head")["bias"].round(4).to_dict())
     write_text(table.to_csv(index=False, float_format="%.6g"), smk.output.table)
     write_parquet(scored[list(SCORED_COLUMNS)].reset_index(drop=True), smk.output.scored)

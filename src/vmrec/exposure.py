@@ -28,14 +28,12 @@ import pyarrow.parquet as pq
 import torch
 
 from vmrec.contracts import HEADS, TRUTH_BIG
-from vmrec.metrics import auc
+from vmrec.metrics import bootstrap_counts, paired_auc_diff
 
 
-def planted_row_weights(g: dict, edges: pd.DataFrame, truth_dir: str | Path, clip: float) -> np.ndarray:
-    """Per train edge of the graph `g`: 1 / max(p_list, clip) of its view (TRUTH_BIG by csv_row), normalised
-    to mean 1. edges: edge_id, source, csv_row of the edge table."""
-    if not 0 < clip <= 1:
-        raise ValueError(f"clip must be in (0, 1]; found {clip}")
+def planted_train_p_list(g: dict, edges: pd.DataFrame, truth_dir: str | Path) -> np.ndarray:
+    """Per train edge of the graph `g`: the planted p_list of its view (TRUTH_BIG by csv_row; edges:
+    edge_id, source, csv_row of the edge table). A missing, zero or NaN value stops with the edge."""
     big = pq.read_table(Path(truth_dir) / TRUTH_BIG, columns=["csv_row", "p_list"]).to_pandas()
     rows = edges.loc[edges["source"] == "big", ["edge_id", "csv_row"]].merge(big, on="csv_row")
     p = rows.set_index("edge_id")["p_list"].reindex(g["train_edge_id"].numpy()).to_numpy(np.float64)
@@ -44,23 +42,33 @@ def planted_row_weights(g: dict, edges: pd.DataFrame, truth_dir: str | Path, cli
         i = int(np.flatnonzero(bad)[0])
         raise ValueError(f"train edge {int(g['train_edge_id'][i])}: planted p_list is {p[i]!r} (missing, "
                          f"zero or NaN; {int(bad.sum())} such rows): regenerate the synthetic data")
+    return p
+
+
+def ips_weights(p: np.ndarray, clip: float) -> np.ndarray:
+    """1 / max(p, clip), normalised to mean 1 (the self-normalised form)."""
+    if not 0 < clip <= 1:
+        raise ValueError(f"clip must be in (0, 1]; found {clip}")
     w = 1.0 / np.maximum(p, clip)
     return w / w.mean()
 
 
 def _user_bootstrap_diff(y: np.ndarray, a: np.ndarray, b: np.ndarray, user: np.ndarray, n_boot: int,
                          seed: int) -> list[tuple[float, float, float]]:
-    """Per head: AUC(a) - AUC(b) on the same rows, with a 95% bootstrap interval over users."""
+    """Per head: AUC(a) - AUC(b) on the same rows, with a 95% bootstrap interval over users (users drawn by
+    metrics.bootstrap_counts; each row weighs its user's draw count; metrics.paired_auc_diff)."""
     uu, inv = np.unique(user, return_inverse=True)
-    rng = np.random.default_rng(seed)
-    reps = []
-    for _ in range(n_boot):
-        cnt = np.bincount(rng.integers(0, len(uu), len(uu)), minlength=len(uu))[inv]
-        r = np.repeat(np.arange(len(y)), cnt)
-        reps.append([auc(y[r, k], a[r, k]) - auc(y[r, k], b[r, k]) for k in range(len(HEADS))])
-    reps = np.array(reps)
-    return [(auc(y[:, k], a[:, k]) - auc(y[:, k], b[:, k]), *np.percentile(reps[:, k], [2.5, 97.5]))
-            for k in range(len(HEADS))]
+    max_cells = max(1, 4_000_000 * len(uu) // max(len(y), 1))  # a chunk of row weights: ~4M cells
+
+    def resamples():
+        for counts in bootstrap_counts(np.random.default_rng(seed), len(uu), n_boot, max_cells):
+            yield counts[:, inv]
+
+    out = []
+    for k in range(len(HEADS)):
+        point, boot = paired_auc_diff(y[:, k], a[:, k], b[:, k], resamples())
+        out.append((point, *np.percentile(boot, [2.5, 97.5])))
+    return out
 
 
 def run(results: Path, truth_dir: Path, model: str, clips: list[float], sessions: int, n_boot: int,
@@ -81,12 +89,14 @@ def run(results: Path, truth_dir: Path, model: str, clips: list[float], sessions
     best_path = results / "sweep" / model / "best.json"
     best = json.loads(best_path.read_text()) if best_path.exists() else {"lr": 0.003, "batch_size": 2048}
     spec = model_spec(model, mc)
-    pools = held_out_pools(truth_dir, edges, ["val", "test"], sessions, seed)
+    held = held_out_pools(truth_dir, edges, ["val", "test"], sessions, seed)
+    p_list = planted_train_p_list(g, edges, truth_dir) if clips else None
+    weights = {clip: ips_weights(p_list, clip) for clip in clips}  # every clip checked before training
     cpu = torch.device("cpu")
     rows, small = [], {}
     for clip in [None, *clips]:
         name = "plain" if clip is None else f"ips clip {clip:g}"
-        rw = None if clip is None else torch.tensor(planted_row_weights(g, edges, truth_dir, clip))
+        rw = None if clip is None else torch.tensor(weights[clip])
         s = TrainSettings(lr=float(best["lr"]), batch_size=int(best["batch_size"]), epochs=mc["epochs"],
                           patience=mc["patience"], head_weights=mc["head_weights"], seed=seed,
                           emb_l2=mc.get("emb_l2", 0.0))
@@ -97,8 +107,8 @@ def run(results: Path, truth_dir: Path, model: str, clips: list[float], sessions
         ckpt = results / "exposure" / f"{model}_{name.replace(' ', '_')}.pt"
         ckpt.parent.mkdir(parents=True, exist_ok=True)
         save_checkpoint(ckpt, res.net, g, res.emb, {"clip": clip})
-        scored = score_held_out_pools(pools, truth_dir, edges, edges_path, results / "features" /
-                                      "item_features.parquet", load_fitted(ckpt))
+        scored = score_held_out_pools(held, edges, edges_path, results / "features" / "item_features.parquet",
+                                      load_fitted(ckpt))
         off = offpolicy_metrics(name, scored, n_boot, seed).set_index(["where", "head"])
         diffs = (_user_bootstrap_diff(g["small_y"].numpy(), pred["small"], small["plain"],
                                       g["small_user"].numpy(), n_boot, seed) if clip is not None else None)

@@ -25,12 +25,14 @@ from __future__ import annotations
 
 import logging
 from pathlib import Path
+from typing import NamedTuple
 
 import numpy as np
 import pandas as pd
 import pyarrow.parquet as pq
 
 from vmrec.contracts import HEADS, OFFPOLICY_WHERE, PROB_COLUMNS, TRUTH_BIG, TRUTH_POOLS
+from vmrec.metrics import bootstrap_counts
 
 log = logging.getLogger("vmrec")
 
@@ -74,10 +76,19 @@ def calibration_error(p_true: np.ndarray, p_pred: np.ndarray, bins: int = 10) ->
     return float(sum(len(b) / n * abs(p_pred[b].mean() - p_true[b].mean()) for b in parts if len(b)))
 
 
+class HeldOutPools(NamedTuple):
+    """Planted pools of held-out sessions (long: session_id, user_id, video_id, shown, position,
+    PROB_COLUMNS) and their shown views' csv rows (TRUTH_BIG: csv_row, session_id, video_id), which map a
+    session's first view to its edge-table context."""
+
+    pools: pd.DataFrame
+    views: pd.DataFrame
+
+
 def held_out_pools(truth_dir: str | Path, edges: pd.DataFrame, splits: list[str], max_sessions: int,
-                   seed: int) -> pd.DataFrame:
-    """The planted pools (long: session_id, user_id, video_id, shown, position, PROB_COLUMNS) of at most
-    `max_sessions` sessions whose first shown view is in the edge table and in `splits`."""
+                   seed: int) -> HeldOutPools:
+    """The planted pools of at most `max_sessions` sessions whose first shown view is in the edge table
+    and in `splits`, with their views (TRUTH_POOLS and TRUTH_BIG, each read once)."""
     from vmrec.value_model.scoring import planted_sessions_in
 
     truth_dir = Path(truth_dir)
@@ -90,22 +101,28 @@ def held_out_pools(truth_dir: str | Path, edges: pd.DataFrame, splits: list[str]
         raise ValueError(f"off-policy evaluation: no planted session starts in splits {list(splits)}")
     if len(held) > max_sessions:
         held = np.sort(np.random.default_rng(seed).choice(held, max_sessions, replace=False))
-    return pools[pools["session_id"].isin(held)].reset_index(drop=True)
+    return HeldOutPools(pools[pools["session_id"].isin(held)].reset_index(drop=True),
+                        big[big["session_id"].isin(held)].reset_index(drop=True))
 
 
-def score_held_out_pools(pools: pd.DataFrame, truth_dir: str | Path, edges: pd.DataFrame,
-                         edges_path: str | Path, item_features_path: str | Path, model) -> pd.DataFrame:
-    """`pools` with the model's heads (PROB_COLUMNS) beside the planted ones (`<col>_true`)."""
+def score_held_out_pools(held: HeldOutPools, edges: pd.DataFrame, edges_path: str | Path,
+                         item_features_path: str | Path, model) -> pd.DataFrame:
+    """The held-out pools with the model's heads (PROB_COLUMNS) beside the planted ones (`<col>_true`)."""
     from vmrec.features import ItemFeatureLookup
     from vmrec.value_model.scoring import logged_pool_frames, score_pools
 
-    big = pq.read_table(Path(truth_dir) / TRUTH_BIG,
-                        columns=["csv_row", "session_id", "video_id"]).to_pandas()
-    long, sess = logged_pool_frames(pools, big, edges)
+    long, sess = logged_pool_frames(held.pools, held.views, edges)
     lookup = ItemFeatureLookup(pq.read_table(item_features_path).to_pandas())
     scored = score_pools(long[["session_id", "video_id", "shown", "date"]], sess, edges_path, lookup, model)
-    truth = pools.set_index(["session_id", "video_id"])[list(PROB_COLUMNS)].add_suffix("_true")
+    truth = held.pools.set_index(["session_id", "video_id"])[list(PROB_COLUMNS)].add_suffix("_true")
     return scored.join(truth, on=["session_id", "video_id"])
+
+
+def _session_draws(rng: np.random.Generator, n_sessions: int, n_boot: int) -> np.ndarray:
+    """(n_boot, n_sessions) session-bootstrap draw counts (metrics.bootstrap_counts, float64)."""
+    if n_boot == 0:
+        return np.zeros((0, n_sessions))
+    return np.vstack(list(bootstrap_counts(rng, n_sessions, n_boot))).astype(np.float64)
 
 
 def offpolicy_metrics(model: str, scored: pd.DataFrame, n_boot: int, seed: int) -> pd.DataFrame:
@@ -116,14 +133,14 @@ def offpolicy_metrics(model: str, scored: pd.DataFrame, n_boot: int, seed: int) 
         part = scored[scored["shown"] == (where == "shown")]
         sid, inv = np.unique(part["session_id"].to_numpy(), return_inverse=True)
         counts = np.bincount(inv, minlength=len(sid)).astype(float)
-        draws = [np.bincount(rng.integers(0, len(sid), len(sid)), minlength=len(sid)) for _ in range(n_boot)]
+        draws = _session_draws(rng, len(sid), n_boot)
+        n = draws @ counts
         for head, col in zip(HEADS, PROB_COLUMNS, strict=True):
             pred = part[col].to_numpy(np.float64)
             true = part[f"{col}_true"].to_numpy(np.float64)
-            diff_by_s = np.bincount(inv, weights=pred - true, minlength=len(sid))
-            boot = [(d * diff_by_s).sum() / (d * counts).sum() for d in draws]
+            boot = draws @ np.bincount(inv, weights=pred - true, minlength=len(sid)) / n
             a, a_or = soft_auc(true, pred), soft_auc(true, true)
-            lo, hi = (np.percentile(boot, [2.5, 97.5]) if boot else (np.nan, np.nan))
+            lo, hi = np.percentile(boot, [2.5, 97.5]) if n_boot else (np.nan, np.nan)
             rows.append({"model": model, "where": where, "head": head, "n": len(part),
                          "mean_pred": pred.mean(), "mean_true": true.mean(), "bias": (pred - true).mean(),
                          "bias_lo": lo, "bias_hi": hi, "ece": calibration_error(true, pred),
@@ -138,8 +155,7 @@ def _gap_rows(model: str, scored: pd.DataFrame, n_boot: int, rng: np.random.Gene
     shown = scored["shown"].to_numpy(bool)
     ns = np.bincount(inv, weights=shown, minlength=len(sid))
     nn = np.bincount(inv, weights=~shown, minlength=len(sid))
-    draws = np.array([np.bincount(rng.integers(0, len(sid), len(sid)), minlength=len(sid))
-                      for _ in range(n_boot)], float).reshape(n_boot, len(sid))
+    draws = _session_draws(rng, len(sid), n_boot)
     rows = []
     for head, col in zip(HEADS, PROB_COLUMNS, strict=True):
         gaps = {}
@@ -178,16 +194,14 @@ def paired_offpolicy(scored: dict[str, pd.DataFrame], baseline: str, n_boot: int
             m = (f["shown"] == (where == "shown")).to_numpy()
             sid, inv = np.unique(f.loc[m, "session_id"].to_numpy(), return_inverse=True)
             counts = np.bincount(inv, minlength=len(sid)).astype(float)
-            rng = np.random.default_rng([seed, wi])
-            draws = np.array([np.bincount(rng.integers(0, len(sid), len(sid)), minlength=len(sid))
-                              for _ in range(n_boot)], float).reshape(n_boot, len(sid))
+            draws = _session_draws(np.random.default_rng([seed, wi]), len(sid), n_boot)
+            n = draws @ counts
             for head, col in zip(HEADS, PROB_COLUMNS, strict=True):
                 true = f.loc[m, f"{col}_true"].to_numpy(np.float64)
                 err_a = np.bincount(inv, weights=f.loc[m, col].to_numpy(np.float64) - true,
                                     minlength=len(sid))
                 err_b = np.bincount(inv, weights=base.loc[m, col].to_numpy(np.float64) - true,
                                     minlength=len(sid))
-                n = draws @ counts
                 boot = np.abs(draws @ err_a / n) - np.abs(draws @ err_b / n)
                 a, b = abs(err_a.sum() / counts.sum()), abs(err_b.sum() / counts.sum())
                 lo, hi = np.percentile(boot, [2.5, 97.5]) if n_boot else (np.nan, np.nan)

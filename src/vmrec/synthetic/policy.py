@@ -168,16 +168,20 @@ def plan_pools(world: World, spec: ScaleSpec, rng: np.random.Generator) -> tuple
 
 
 def popularity_pool_inclusion(world: World, sess_user: np.ndarray, pool_size: np.ndarray, cs: np.ndarray,
-                              cv: np.ndarray) -> np.ndarray:
+                              cv: np.ndarray, cache: dict[int, np.ndarray] | None = None) -> np.ndarray:
     """Planted P(in the pool) of candidates (cs: session index, cv: video) of popularity-drawn pools
-    (`_draw_pools`; propensity.pool_inclusion per pool size and user kind)."""
+    (`_draw_pools`; propensity.pool_inclusion per pool size and user kind, each computed once per `cache`:
+    pass the same dict for every chunk of sessions)."""
+    cache = {} if cache is None else cache
     out = np.empty(len(cs))
     small_user = world.is_small_user[sess_user[cs]]
     key = pool_size[cs].astype(np.int64) * 2 + small_user
     for k in np.unique(key):
         rows = np.flatnonzero(key == k)
-        q = np.where(world.is_small_video, 0.0, world.pop) if k % 2 else world.pop
-        out[rows] = pool_inclusion(q, int(k // 2))[cv[rows]]
+        if k not in cache:
+            q = np.where(world.is_small_video, 0.0, world.pop) if k % 2 else world.pop
+            cache[k] = pool_inclusion(q, int(k // 2))
+        out[rows] = cache[k][cv[rows]]
     return out
 
 
@@ -190,6 +194,7 @@ def simulate_big(world: World, spec: ScaleSpec, weights: np.ndarray, noise_scale
     log.info("big: %d sessions, %d planned views, mean pool %.1f", n_sess, sess_len.sum(), pool_size.mean())
 
     shown_s, shown_v, shown_pos, shown_pl, shown_pp = [], [], [], [], []
+    inclusion: dict[int, np.ndarray] = {}  # P(in the pool) per (pool size, user kind), across chunks
     pool_parts: list[tuple] = []
     chunk = 20_000
     for s0 in tqdm(range(0, n_sess, chunk), desc="sessions", mininterval=2, disable=n_sess <= chunk):
@@ -209,7 +214,7 @@ def simulate_big(world: World, spec: ScaleSpec, weights: np.ndarray, noise_scale
         if prop_rng is not None:
             p_list = list_inclusion(cs, probs @ weights / noise_scale, sess_len[cs_glob], is_shown,
                                     spec.propensity_draws, prop_rng)
-            p_pool = popularity_pool_inclusion(world, sess_user, pool_size, cs_glob, cv)
+            p_pool = popularity_pool_inclusion(world, sess_user, pool_size, cs_glob, cv, inclusion)
         shown_s.append(cs_glob[is_shown])
         shown_v.append(cv[is_shown])
         shown_pos.append(rank[is_shown])
