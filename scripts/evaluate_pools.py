@@ -2,6 +2,7 @@
 
 import pyarrow.parquet as pq
 
+from vmrec.contracts import OFFPOLICY_WHERE
 from vmrec.io import setup_logging, write_parquet, write_text
 from vmrec.models import load_model
 from vmrec.offpolicy import SCORED_COLUMNS, held_out_pools, offpolicy_metrics, score_held_out_pools
@@ -19,7 +20,7 @@ def main(smk) -> None:
     table = offpolicy_metrics(p.model, scored, p.bootstrap, p.seed)
     log.info("%s on %d planted pools (%d candidates): bias on passed-over candidates %s", p.model,
              held.pools["session_id"].nunique(), len(scored),
-             table[table["where"] == "not shown"].set_index("head")["bias"].round(4).to_dict())
+             table[table["where"] == OFFPOLICY_WHERE[1]].set_index("head")["bias"].round(4).to_dict())
     write_text(table.to_csv(index=False, float_format="%.6g"), smk.output.table)
     write_parquet(scored[list(SCORED_COLUMNS)].reset_index(drop=True), smk.output.scored)
 

@@ -3,6 +3,7 @@ best non-graph model on the same candidates (paired)."""
 
 import pandas as pd
 
+from vmrec.contracts import OFFPOLICY_WHERE
 from vmrec.evaluate import best_non_graph_model
 from vmrec.io import setup_logging, write_text
 from vmrec.offpolicy import paired_offpolicy, plot_offpolicy
@@ -20,7 +21,7 @@ def main(smk) -> None:
     paired = paired_offpolicy(scored, baseline, p.bootstrap, p.seed)
     write_text(paired.to_csv(index=False, float_format="%.6g"), smk.output.paired)
     log.info("off-policy |bias| against %s, passed-over candidates:\n%s", baseline,
-             paired[paired["where"] == "not shown"].round(4).to_string(index=False))
+             paired[paired["where"] == OFFPOLICY_WHERE[1]].round(4).to_string(index=False))
 
 
 if __name__ == "__main__":

@@ -27,8 +27,10 @@ import pandas as pd
 import pyarrow.parquet as pq
 import torch
 
-from vmrec.contracts import HEADS, TRUTH_BIG
+from vmrec.contracts import HEADS, OFFPOLICY_WHERE, TRUTH_BIG
 from vmrec.metrics import bootstrap_counts, paired_auc_diff
+
+PASSED_OVER = OFFPOLICY_WHERE[1]
 
 
 def planted_train_p_list(g: dict, edges: pd.DataFrame, truth_dir: str | Path) -> np.ndarray:
@@ -121,9 +123,9 @@ def run(results: Path, truth_dir: Path, model: str, clips: list[float], sessions
                 "small_diff_lo": diffs[k][1] if diffs else 0.0,
                 "small_diff_hi": diffs[k][2] if diffs else 0.0,
                 "bias_shown": off.loc[("shown", h), "bias"],
-                "bias_passed_over": off.loc[("not shown", h), "bias"],
-                "bias_passed_over_lo": off.loc[("not shown", h), "bias_lo"],
-                "bias_passed_over_hi": off.loc[("not shown", h), "bias_hi"],
+                "bias_passed_over": off.loc[(PASSED_OVER, h), "bias"],
+                "bias_passed_over_lo": off.loc[(PASSED_OVER, h), "bias_lo"],
+                "bias_passed_over_hi": off.loc[(PASSED_OVER, h), "bias_hi"],
             })
     return pd.DataFrame(rows)
 

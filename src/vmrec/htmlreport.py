@@ -123,7 +123,7 @@ def weight_rows(weights: dict) -> pd.DataFrame:
 def offpolicy_rows(table: pd.DataFrame) -> pd.DataFrame:
     """Headline rows from the off-policy table (vmrec.offpolicy, synthetic): per model and head, the bias
     of the heads on the candidates the policy passed over (with its interval) and their AUC lift there."""
-    part = table[table["where"] == "not shown"]
+    part = table[table["where"] == OFFPOLICY_WHERE[1]]
     bias = pd.DataFrame({"section": "off the policy's views: mean predicted - true probability, candidates "
                                     "the policy passed over (held-out planted pools)",
                          "name": part["model"], "head": part["head"], "value": part["bias"],

@@ -51,21 +51,21 @@ predicted against true - what a value-model estimate reads from the heads."""
 
 def soft_auc(p_true: np.ndarray, score: np.ndarray) -> float:
     """AUC of `score` against soft labels `p_true`: sum over pairs i != j of p_i (1 - p_j) [s_i > s_j]
-    (ties 1/2), over sum p_i (1 - p_j). Equals the expected AUC on labels drawn from p_true as n grows."""
+    (ties 1/2), over sum p_i (1 - p_j). Equals the expected AUC on labels drawn from p_true as n grows.
+
+    scikit-learn's weighted ROC AUC of every row once as a positive (weight p) and once as a negative
+    (weight 1 - p), with the pairs of a row with itself (a tie, weight p (1 - p)) taken out."""
+    from sklearn.metrics import roc_auc_score
+
     p = np.asarray(p_true, np.float64)
     s = np.asarray(score, np.float64)
-    order = np.argsort(s, kind="mergesort")
-    p, s = p[order], s[order]
-    neg = 1.0 - p
-    # group ties: within a tie group pairs count 1/2
-    starts = np.r_[0, np.flatnonzero(np.diff(s)) + 1]
-    gp = np.add.reduceat(p, starts)
-    gn = np.add.reduceat(neg, starts)
-    below = np.cumsum(gn) - gn
-    within = gp * gn - np.add.reduceat(p * neg, starts)  # pairs i != j inside a group
-    num = (gp * below).sum() + 0.5 * within.sum()
-    den = p.sum() * neg.sum() - (p * neg).sum()
-    return float(num / den) if den > 0 else float("nan")
+    pairs = p.sum() * (1 - p).sum()
+    self_pairs = (p * (1 - p)).sum()
+    if pairs - self_pairs <= 0:
+        return float("nan")
+    y = np.r_[np.ones(len(p)), np.zeros(len(p))]
+    weighted = roc_auc_score(y, np.r_[s, s], sample_weight=np.r_[p, 1 - p])
+    return float((weighted * pairs - 0.5 * self_pairs) / (pairs - self_pairs))
 
 
 def calibration_error(p_true: np.ndarray, p_pred: np.ndarray, bins: int = 10) -> float:
