@@ -157,7 +157,7 @@ def recovery_settings(vm: dict, case: int) -> dict:
         raise ValueError(f"recovery case {case}: value_model.recovery.planted has {n} entries")
     planted = {h: float(rc["planted"][case][h]) for h in HEADS}  # head order, not the file's key order
     # the pools-unknown rows (pool-marginal Plackett-Luce): its estimator settings, the study's session count
-    marginal = {**vm["marginal_pl"], "max_sessions": rc["pools_unknown_sessions"],
+    marginal = {**vm["marginal_pl"], **rc["pools_unknown"], "max_sessions": rc["pools_unknown_sessions"],
                 "bootstrap": min(vm["marginal_pl"]["bootstrap"], rc["bootstrap"], 10)}
     return {"planted": planted, **{k: rc[k] for k in RECOVERY_KEYS}, **{k: vm[k] for k in ESTIMATOR_KEYS},
             "marginal": marginal}

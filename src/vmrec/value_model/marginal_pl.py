@@ -8,14 +8,37 @@ M - k other videos (sum of their exp(u): R),
     P(s_1..s_k | pool) = prod_{i<=k} exp(u_{s_i}) / (A_i + R),   A_i = sum_{i<=j<=k} exp(u_{s_j}).
 
 The pool is not logged. Integrating it out with the other members drawn from q (iid: a draw without
-replacement from a large catalogue) and R replaced by its mean (M - k) m, m = sum_v q_v exp(u_v):
+replacement from a large catalogue) and R replaced by its mean (M - k) m, m = sum_v q_v exp(u_v), gives two
+forms of the likelihood (`likelihood`):
 
-    log P(s_1..s_k) = sum_{i<=k} [ln q_{s_i} + u_{s_i} - ln(A_i + (M - k) m)]  (+ const).
+- **choice**: pick i is a choice among the shown video s_i and the session's sampled
+  alternatives (those not shown before i), each member v weighted by its pool-marginal probability of
+  being pick i over its proposal probability g_v (McFadden 1978: sampled alternatives, ln g offsets):
 
-R's randomness enters the k factors together, so the plug-in's (Jensen) error grows with k: on synthetic
-truth all positions are 12 deg off where k = 1 is 3-4 (docs/value_model.md); `positions` sets k. For
-k = 1 this is McFadden's conditional logit of the first pick against the catalogue with the pool's finite
-size in the denominator.
+      P(s_i | s_1..s_{i-1}) = f_i(s_i) / g_{s_i} / sum_{c in C_i} f_i(c) / g_c,
+      f_i(v) = q_v lam_v prod_{j<=i} 1 / (B_j + lam_v),  lam = exp(u),  B_j = sum_{j<=m<i} lam_{s_m} + R_i,
+
+  with R_i = (M - i) m the pool's rest beside v. The normaliser is over the sampled set, so the estimate
+  keeps beta's scale and leans less on how well m is known, most where the utilities are sharp (low
+  logging noise); both forms are measured in docs/value_model.md, "Pools unknown".
+- **joint** (the default): the probability of the leading picks under the pool model,
+
+      log P(s_1..s_k) = sum_{i<=k} [ln q_{s_i} + u_{s_i} - ln(A_i + (M - k) m)]  (+ const),
+
+  not normalised over the videos: it under-states the scale and errs most where utilities are sharp.
+  For k = 1 it is McFadden's conditional logit of the first pick against the catalogue with the pool's
+  finite size in the denominator.
+
+In both, R's randomness is replaced by its mean (Jensen); integrating it exactly (the exponential-race
+form of Plackett-Luce: P(first = v) = M q_v int lam_v e^(-lam_v t) phi(t)^(M-1) dt, phi the Laplace
+transform of lam under q, estimated from the alternatives) measured the same angles on synthetic truth at
+10x the cost, so the plug-in stays. `positions` sets k.
+
+Which form and k: with the true heads, choice at k = 1 (the recovery study's setting): its later picks
+carry the plug-in's error. With a model's heads, joint at k = 3: the heads over-rate the candidates the
+policy passed over, the choice form compares every pick with such candidates, and the joint form's later
+picks compare shown videos with each other, where the heads are right (docs/value_model.md, measured on
+two planted cases).
 
 Nothing here presupposes the pool distribution: q_v = softmax(alpha)_v over the videos the user may be
 shown, with one **video effect** alpha_v per video (how often the platform considers it), estimated jointly
@@ -25,9 +48,10 @@ the order of the first k picks. The alphas are shrunk (L2, `alpha_l2`) towards a
 b ln(1 + views) with a and b free, so rarely shown videos borrow strength and never diverge.
 
 m is estimated per session from `n_alternatives` videos drawn with replacement from a proposal g (the
-views distribution of the log, known to us) with the sampling correction (McFadden 1978): m_hat =
-mean_k q_{v_k} / g_{v_k} exp(u_{v_k}), unbiased for m; a draw of a video the user may not be shown
-(`blocked`) counts as zero. M is max(`pool_size`, 2 L), the convention of the drawn pools.
+views distribution of the log, known to us) with the sampling correction: m_hat = mean_k q_{v_k} / g_{v_k}
+exp(u_{v_k}) (joint form; unbiased for m), or its self-normalised version (choice form, where the
+normaliser of q cancels); a draw of a video the user may not be shown (`blocked`) counts as zero. M is
+max(`pool_size`, 2 L), the convention of the drawn pools.
 
 Intervals: session bootstrap (sessions resampled with replacement, alternatives with their session, each
 replicate refitted from the estimate), the estimate +- 1.96 bootstrap standard deviations of the unit
@@ -55,6 +79,8 @@ log = logging.getLogger("vmrec")
 
 MIN_VIDEOS = 20
 """Fewest distinct shown videos the video effects are estimated from."""
+LIKELIHOODS = ("choice", "joint")
+"""value_model.marginal_pl.likelihood: the forms of the module docstring."""
 WEAK_SD = 0.15
 """Bootstrap standard deviation (unit-vector units) above which a direction counts as weakly identified."""
 
@@ -68,7 +94,8 @@ class ChoiceData:
     (S, A) their video index, -1 where the draw is a video the user may not be shown; log_g (S, A) log
     proposal probability of each alternative; rest (S,) M - L, unseen pool members; blocked_row (S,) row
     of `blocked` (users x videos, 0/1) for the session's user, -1 if none; videos (V,) video ids;
-    log_views (V,) ln(1 + views) of each video (the prior line of the video effects)."""
+    log_views (V,) ln(1 + views) of each video (the prior line of the video effects); log_g_video (V,) the
+    proposal's log probability of each video (a shown video with no views in `views` counts half a view)."""
 
     P_list: np.ndarray
     vid_list: np.ndarray
@@ -82,6 +109,7 @@ class ChoiceData:
     videos: np.ndarray
     log_views: np.ndarray
     session_id: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
+    log_g_video: np.ndarray | None = None  # (V,) log proposal probability of each video (the `choice` form)
 
     @property
     def n_sessions(self) -> int:
@@ -192,16 +220,22 @@ def choice_data(
             ok = (r < len(users)) & (users[np.minimum(r, len(users) - 1)] == user)
             blocked_row = np.where(ok, r, -1)
     size = np.maximum(pool_size, 2 * length)
+    g_video = np.maximum(n_views, 0.5)
     return ChoiceData(P_list=P_list, vid_list=vid_list, length=length.astype(np.int64), P_alt=P_alt,
                       vid_alt=vid_alt, log_g=log_g, rest=(size - length).astype(float),
                       blocked_row=blocked_row, blocked=mat, videos=videos, log_views=np.log1p(n_views),
-                      session_id=sids)
+                      session_id=sids, log_g_video=np.log(g_video / n_views.sum()))
 
 
 class _Model:
     """The penalised negative log-likelihood as a torch function of (beta, alpha, a, b)."""
 
-    def __init__(self, d: ChoiceData, alpha_l2: float, positions: int = 3, dtype=torch.float64) -> None:
+    def __init__(self, d: ChoiceData, alpha_l2: float, positions: int = 3, likelihood: str = "joint",
+                 dtype=torch.float64) -> None:
+        if likelihood not in LIKELIHOODS:
+            raise EstimationError(f"value_model.marginal_pl.likelihood must be one of {list(LIKELIHOODS)}; "
+                                  f"found {likelihood!r}")
+        self.likelihood = likelihood
         t = lambda x: torch.tensor(np.asarray(x), dtype=dtype)  # noqa: E731  (a copy: inputs may be read-only)
         k = np.minimum(d.length, positions)
         Lk = int(k.max())
@@ -226,9 +260,53 @@ class _Model:
         h = np.r_[np.full(4, 0.05), h_alpha, np.full(2, alpha_l2 * len(d.videos) / self.n_choices)]
         self.precondition = t(1.0 / np.sqrt(h))
         self.V = len(d.videos)
+        if likelihood == "choice":
+            if d.log_g_video is None:
+                raise EstimationError("pool-marginal Plackett-Luce: the `choice` likelihood needs "
+                                      "log_g_video (build the data with choice_data)")
+            self.log_g_video = t(d.log_g_video)
+            self.pool = t(d.rest + d.length)  # M
+            # taken[s, i, a]: alternative a of session s is one of its first i picks (not in pick i's set)
+            va, vl = d.vid_alt, d.vid_list[:, :Lk]
+            taken = np.zeros((d.n_sessions, Lk, va.shape[1]), bool)
+            for i in range(1, Lk):
+                taken[:, i] = taken[:, i - 1] | (va == vl[:, i - 1 : i])
+            self.open_alt = torch.as_tensor(taken == 0) & self.alt_ok[:, None, :]
 
     def session_loglik(self, beta: torch.Tensor, alpha: torch.Tensor) -> torch.Tensor:
-        """(S,) log-likelihood of each session's list."""
+        """(S,) log-likelihood of each session's list (the `likelihood` form: module docstring)."""
+        if self.likelihood == "choice":
+            return self._choice_loglik(beta, alpha)
+        return self._joint_loglik(beta, alpha)
+
+    def _choice_loglik(self, beta: torch.Tensor, alpha: torch.Tensor) -> torch.Tensor:
+        """Each modelled pick i as a choice among {s_i} and the session's alternatives (those not shown
+        before i), member v weighted by f_i(v) / g_v: f_i(v) = q_v lam_v prod_{j<=i} 1 / (B_j + lam_v)."""
+        neg_inf = torch.tensor(-torch.inf, dtype=beta.dtype)
+        u = self.P_list @ beta  # (S, Lk), padding rows masked below
+        ua = self.P_alt @ beta  # (S, A)
+        # ln m_s with self-normalised weights q / g over the allowed draws (ln Z_s cancels)
+        lw = torch.where(self.alt_ok, alpha[self.vid_alt] - self.log_g, neg_inf)
+        log_m = torch.logsumexp(lw - torch.logsumexp(lw, 1, keepdim=True) + ua, 1)
+        out = torch.zeros(len(u), dtype=beta.dtype)
+        for i in range(u.shape[1]):
+            log_r = torch.log(torch.clamp(self.pool - i - 1, min=1e-12)) + log_m  # the rest beside v
+            vid = self.vid_list[:, i]
+            U = torch.cat([u[:, i : i + 1], ua], 1)  # (S, 1 + A): the pick, then the alternatives
+            lq = torch.cat([alpha[vid][:, None],
+                            torch.where(self.open_alt[:, i], alpha[self.vid_alt], neg_inf)], 1)
+            lg = torch.cat([self.log_g_video[vid][:, None], self.log_g], 1)
+            if i > 0:  # B_j = sum_{m=j}^{i-1} lam_{s_m} + R, j < i; B_i = R
+                suffix = torch.flip(torch.logcumsumexp(torch.flip(u[:, :i], [1]), 1), [1])
+                log_b = torch.cat([torch.logaddexp(suffix, log_r[:, None]), log_r[:, None]], 1)
+            else:
+                log_b = log_r[:, None]
+            lf = lq + U - lg - torch.logaddexp(log_b[:, :, None], U[:, None, :]).sum(1)
+            ll = lf[:, 0] - torch.logsumexp(lf, 1)
+            out = out + torch.where(self.mask[:, i], ll, torch.zeros_like(ll))
+        return out
+
+    def _joint_loglik(self, beta: torch.Tensor, alpha: torch.Tensor) -> torch.Tensor:
         neg_inf = torch.tensor(-torch.inf, dtype=beta.dtype)
         u = torch.where(self.mask, self.P_list @ beta, neg_inf)  # (S, Lmax)
         log_a = torch.flip(torch.logcumsumexp(torch.flip(u, [1]), 1), [1])  # ln A_i
@@ -345,6 +423,7 @@ def fit_marginal_pl(
     *,
     alpha_l2: float = 1.0,
     positions: int = 3,
+    likelihood: str = "joint",
     bootstrap: int = 20,
     seed: int = 0,
     max_iter: int = 500,
@@ -366,7 +445,7 @@ def fit_marginal_pl(
     if not alpha_l2 > 0:
         raise EstimationError(f"value_model.alpha_l2 must be > 0; found {alpha_l2!r}")
     t0 = time.perf_counter()
-    model = _Model(data, alpha_l2, positions=positions)
+    model = _Model(data, alpha_l2, positions=positions, likelihood=likelihood)
     V = model.V
     lv = data.log_views
     theta0 = torch.zeros(4 + V + 2, dtype=torch.float64)

@@ -45,7 +45,8 @@ METHODS = {"marginal_pl": "pool-marginal Plackett-Luce", "embedding": "embedding
 def marginal_kwargs(vm: dict) -> dict:
     """Settings of the pool-marginal Plackett-Luce fit from the config's value_model section."""
     m = vm["marginal_pl"]
-    return {"positions": m["positions"], "alpha_l2": m["alpha_l2"], "bootstrap": m["bootstrap"]}
+    return {"positions": m["positions"], "likelihood": m["likelihood"], "alpha_l2": m["alpha_l2"],
+            "bootstrap": m["bootstrap"]}
 
 
 def _wdict(w: np.ndarray) -> dict[str, float]:

@@ -261,7 +261,8 @@ def pools_unknown_recovery(
         data = session_choice_data(sess[["session_id", "user_id", "video_id", "position"]], views, score,
                                    n_alternatives=marginal["alternatives"], pool_size=marginal["pool_size"],
                                    seed=run_seed, blocked=blocked)
-        est = fit_marginal_pl(data, positions=marginal["positions"], alpha_l2=marginal["alpha_l2"],
+        est = fit_marginal_pl(data, positions=marginal["positions"], likelihood=marginal["likelihood"],
+                              alpha_l2=marginal["alpha_l2"],
                               bootstrap=marginal["bootstrap"], seed=run_seed, progress=progress)
         tau, top10 = ranking_agreement(pools, est.w, w_star)
         rows.append({
