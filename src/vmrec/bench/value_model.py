@@ -20,7 +20,7 @@ import numpy as np
 
 from vmrec.bench import BenchContext, BenchResult, measure, summarize
 
-TITLE = "value_model: one embedding-matching estimate of the value weights"
+TITLE = "value_model: one estimate of the value weights, per method"
 TARGET_SECONDS = 120.0
 
 
@@ -186,6 +186,6 @@ def run(ctx: BenchContext) -> BenchResult:
         "pool-marginal Plackett-Luce: planted logged lists, true heads, pools unknown; inputs_s = reading "
         "and scoring the lists and alternatives (not in median_s)",
         "median_s: one estimate (search + diagnostics + bootstrap); search_s: the same without the bootstrap",
-        "angle_deg: embedding matching vs planted w*; pl_angle_deg: Plackett-Luce on the same sessions",
+        "angle_deg: the method's estimate vs planted w*; pl_angle_deg: Plackett-Luce on the planted pools",
     ]
     return BenchResult(rows=rows, notes=notes, raw=raw)
