@@ -122,65 +122,43 @@ def one_marginal_estimate(truth_dir: str, raw_dir: str, max_sessions: int, seed:
             "angle_deg": angle_deg(est.w, w_star), "n_sessions": data.n_sessions}
 
 
-def run(ctx: BenchContext) -> BenchResult:
-    from vmrec.bench.ingest import raw_dir_for
-
-    truth_dir = raw_dir_for(ctx).parents[1] / "truth"
-    from vmrec.config import validate_config
-
-    default_n = int(validate_config({})["value_model"]["max_sessions"])
-    rows, raw = [], {}
-    for n in sorted({2500, default_n, 4 * default_n}):
-        samples = [
-            measure("vmrec.bench.value_model:one_estimate", {"truth_dir": str(truth_dir), "max_sessions": n})
-            for _ in range(ctx.repeats)
-        ]
-        st = summarize(samples)
-        res = samples[0].result
-        st["median_s"] = float(np.median([s.result["estimate_s"] for s in samples]))  # the estimate alone
-        raw[n] = {"stats": st, "results": [s.result for s in samples]}
-        rows.append(
-            {
-                "method": "embedding matching",
-                "scale": ctx.scale,
-                "max_sessions": n,
-                "sessions": res["n_sessions"],
-                "median_s": round(st["median_s"], 1),
-                "search_s": round(res["search_s"], 1),
-                "inputs_s": "",
-                "plackett_luce_s": round(res["pl_s"], 1),
-                "angle_deg": round(res["angle_deg"], 2),
-                "pl_angle_deg": round(res["pl_angle_deg"], 2),
-                "peak_rss_mb": round(st["peak_rss_mb"]),
-                "meets_target": st["median_s"] < TARGET_SECONDS,
-            }
-        )
-    for n in sorted({default_n, 4 * default_n}):
-        samples = [
-            measure("vmrec.bench.value_model:one_marginal_estimate",
-                    {"truth_dir": str(truth_dir), "raw_dir": str(raw_dir_for(ctx)), "max_sessions": n})
-            for _ in range(ctx.repeats)
-        ]
+def _measure_rows(ctx: BenchContext, method: str, target: str, kwargs: dict, sessions: list[int],
+                  raw: dict) -> list[dict]:
+    """One row per session count: `target` run ctx.repeats times in fresh processes, median of its
+    `estimate_s` (the estimate alone) and its other results of the first run."""
+    rows = []
+    for n in sessions:
+        samples = [measure(target, {**kwargs, "max_sessions": n}) for _ in range(ctx.repeats)]
         st = summarize(samples)
         res = samples[0].result
         st["median_s"] = float(np.median([s.result["estimate_s"] for s in samples]))
-        raw[f"marginal_pl_{n}"] = {"stats": st, "results": [s.result for s in samples]}
-        rows.append(
-            {
-                "method": "pool-marginal Plackett-Luce",
-                "scale": ctx.scale,
-                "max_sessions": n,
-                "sessions": res["n_sessions"],
-                "median_s": round(st["median_s"], 1),
-                "search_s": round(res["search_s"], 1),
-                "inputs_s": round(res["inputs_s"], 1),
-                "plackett_luce_s": "",
-                "angle_deg": round(res["angle_deg"], 2),
-                "pl_angle_deg": "",
-                "peak_rss_mb": round(st["peak_rss_mb"]),
-                "meets_target": st["median_s"] < TARGET_SECONDS,
-            }
-        )
+        raw[f"{method} {n}"] = {"stats": st, "results": [s.result for s in samples]}
+        rows.append({
+            "method": method, "scale": ctx.scale, "max_sessions": n, "sessions": res["n_sessions"],
+            "median_s": round(st["median_s"], 1), "search_s": round(res["search_s"], 1),
+            "inputs_s": round(res["inputs_s"], 1) if "inputs_s" in res else "",
+            "plackett_luce_s": round(res["pl_s"], 1) if "pl_s" in res else "",
+            "angle_deg": round(res["angle_deg"], 2),
+            "pl_angle_deg": round(res["pl_angle_deg"], 2) if "pl_angle_deg" in res else "",
+            "peak_rss_mb": round(st["peak_rss_mb"]), "meets_target": st["median_s"] < TARGET_SECONDS,
+        })
+    return rows
+
+
+def run(ctx: BenchContext) -> BenchResult:
+    from vmrec.bench.ingest import raw_dir_for
+    from vmrec.config import validate_config
+
+    raw_dir = raw_dir_for(ctx)
+    truth_dir = str(raw_dir.parents[1] / "truth")
+    default_n = int(validate_config({})["value_model"]["max_sessions"])
+    raw: dict = {}
+    rows = _measure_rows(ctx, "embedding matching", "vmrec.bench.value_model:one_estimate",
+                         {"truth_dir": truth_dir}, sorted({2500, default_n, 4 * default_n}), raw)
+    rows += _measure_rows(ctx, "pool-marginal Plackett-Luce",
+                          "vmrec.bench.value_model:one_marginal_estimate",
+                          {"truth_dir": truth_dir, "raw_dir": str(raw_dir)},
+                          sorted({default_n, 4 * default_n}), raw)
     notes = [
         f"target: one estimate at max_sessions {default_n} (default) under {TARGET_SECONDS:.0f} s, 2 cores",
         "pool-marginal Plackett-Luce: planted logged lists, true heads, pools unknown; inputs_s = reading "
