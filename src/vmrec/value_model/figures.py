@@ -100,9 +100,16 @@ def weights_plot(
     _save(fig, path)
 
 
+RECOVERY_TITLES = {"embedding": "embedding matching, pools known",
+                   "plackett_luce": "Plackett-Luce, pools known",
+                   "marginal_pl_pools_unknown": "pool-marginal PL, pools unknown"}
+"""Panel titles of the recovery figure per method of recovery.csv."""
+
+
 def recovery_plot(table: pd.DataFrame, path: str | Path) -> None:
-    """Angle error per planted case and noise level, one panel per method, and the 95% interval coverage
-    of w* (fraction of heads, mean over cases) per method and noise level."""
+    """Angle error per planted case and noise level, one panel per method (titled with its sessions per
+    run), and the 95% interval coverage of w* (fraction of heads, mean over cases) per method and noise
+    level."""
     methods = list(table["method"].unique())
     fig, axes = plt.subplots(1, len(methods) + 1, figsize=(4.3 * (len(methods) + 1), 3.8), squeeze=False)
     ymax = float(table["angle_deg"].max()) * 1.1 + 1e-9
@@ -116,7 +123,10 @@ def recovery_plot(table: pd.DataFrame, path: str | Path) -> None:
         sub = table[table["method"] == method]
         for noise, grp in sub.groupby("noise_scale"):
             ax.plot(grp["case"], grp["angle_deg"], "o-", label=f"noise {noise:g}")
-        ax.set_title(method.replace("_", "-"))
+        title = RECOVERY_TITLES.get(method, method.replace("_", "-"))
+        if "n_sessions" in sub:
+            title += f"\n{int(sub['n_sessions'].max()):,} sessions per run"
+        ax.set_title(title, fontsize=10)
         heads = "/".join(h.removeprefix("y_") for h in HEADS)
         ax.set_xlabel(f"planted case (unit w*: {heads})", fontsize=8)
         ax.set_xticks(cases, labels, fontsize=7)
@@ -132,6 +142,5 @@ def recovery_plot(table: pd.DataFrame, path: str | Path) -> None:
     ax.set_ylabel("95% interval coverage of w* (heads)")
     ax.set_title("interval coverage")
     ax.legend(fontsize=8, loc="lower right")
-    n = int(table["n_sessions"].iloc[0]) if "n_sessions" in table else 0
-    fig.suptitle(f"Recovery of planted value weights ({n} sessions per run)")
+    fig.suptitle("Recovery of planted value weights from lists re-drawn under each planted w* (true heads)")
     _save(fig, path)
