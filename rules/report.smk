@@ -9,6 +9,7 @@ REPORT_DIR = f"{R}/report"
 REPORT_FIGURES = sorted({t for t in ALL_TARGETS if str(t).endswith(".png")})
 REPORT_TABLES = sorted({t for t in ALL_TARGETS if str(t).endswith(".csv") and "/report/" in str(t)})
 WEIGHTS = f"{R}/value_model/weights.json"
+RECOVERY_CSV = f"{VM_DIR}/recovery.csv"
 METRICS = f"{REPORT_DIR}/metrics.csv"
 REPORT_HEADLINE = script_and_code("report_headline")
 REPORT_FIGURES_SCRIPT = script_and_code("report_figures")
@@ -25,6 +26,7 @@ rule report_headline:
         metrics=[METRICS] if METRICS in ALL_TARGETS else [],
         weights=[WEIGHTS] if WEIGHTS in ALL_TARGETS else [],
         offpolicy=[OFFPOLICY["table"]] if DO_OFFPOLICY else [],
+        recovery=[RECOVERY_CSV] if RECOVERY_CSV in ALL_TARGETS else [],
         code=REPORT_HEADLINE.code,
     output:
         csv=report(f"{REPORT_DIR}/headline.csv", caption="../report/headline.rst", category="1. Headline"),

@@ -1,4 +1,5 @@
-"""Rule report_headline: the headline table (test AUCs, value-model weights) for the HTML report."""
+"""Rule report_headline: the headline table (AUCs, off-policy bias, value-model weights and, on synthetic
+data, the recovery study) for the HTML report."""
 
 from vmrec.htmlreport import write_headline
 from vmrec.io import setup_logging
@@ -13,6 +14,7 @@ def main(smk) -> None:
         smk.output.rst,
         dataset=smk.params.dataset,
         offpolicy_csv=smk.input.offpolicy[0] if smk.input.offpolicy else None,
+        recovery_csv=smk.input.recovery[0] if smk.input.recovery else None,
     )
 
 

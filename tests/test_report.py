@@ -18,6 +18,7 @@ from vmrec.htmlreport import (
     headline_rst,
     lift_rows,
     metric_rows,
+    recovery_rows,
     weight_rows,
     write_headline,
 )
@@ -67,6 +68,26 @@ def test_headline_says_how_close_each_method_comes_to_the_planted_weights():
     assert fit_rows({"methods": w["methods"]}).empty  # real data: no planted truth, no rows
     rst = headline_rst(rows, "x")
     assert "Kendall tau" in rst and "20.000" in rst
+
+
+def test_headline_summarises_the_recovery_study(tmp_path):
+    """Per method of recovery.csv: mean and worst angle over its runs, mean tau and coverage; the rows sit
+    after the weights' fit and are read when only the recovery table exists."""
+    rec = pd.DataFrame({"method": ["plackett_luce"] * 2 + ["marginal_pl_pools_unknown"] * 3,
+                        "angle_deg": [0.5, 1.5, 3.0, 6.0, 12.0], "kendall_tau": [1.0, 0.98, 0.99, 0.95, 0.91],
+                        "coverage": [1.0, 0.5, 1.0, 0.5, 0.0]})
+    rows = recovery_rows(rec).set_index(["name", "head"])["value"]
+    name = "pool-marginal PL, pools unknown (3 runs)"
+    assert rows[(name, "mean angle to w* (deg)")] == pytest.approx(7.0)
+    assert rows[(name, "worst angle (deg)")] == 12.0
+    assert rows[(name, "mean Kendall tau")] == pytest.approx(0.95)
+    assert rows[(name, "share of heads whose interval holds w*")] == pytest.approx(0.5)
+    assert rows[("Plackett-Luce, pools known (2 runs)", "worst angle (deg)")] == 1.5
+    rcsv = tmp_path / "recovery.csv"
+    rec.to_csv(rcsv, index=False)
+    table = write_headline(None, None, tmp_path / "h.csv", tmp_path / "h.rst", "synthetic-tiny",
+                           recovery_csv=rcsv)
+    assert len(table) == 8 and "12.000" in (tmp_path / "h.rst").read_text()
 
 
 def test_headline_reads_weights_with_truth_and_intervals(tmp_path):

@@ -4,7 +4,8 @@ The headline is what a reader wants first: per model and head, the AUC (with its
 test split and on the unbiased `small` block (off the policy's views), and on synthetic data the
 normalised lift against the oracle and the heads' bias on the candidates the policy passed over
 (vmrec.offpolicy); how close each value-model method comes to the planted w* (angle,
-interval coverage, ranking agreement) and the estimated weights.
+interval coverage, ranking agreement), the recovery study's summary per method (the true heads: how close
+each method comes when the heads are right) and the estimated weights.
 It is written as CSV (shown as a table in the report) and as reStructuredText
 (included in the report's front page, report/workflow.rst).
 """
@@ -89,6 +90,30 @@ def fit_rows(weights: dict) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=list(HEADLINE_COLUMNS))
 
 
+RECOVERY_COLUMNS = ("mean angle to w* (deg)", "worst angle (deg)", "mean Kendall tau",
+                    "share of heads whose interval holds w*")
+RECOVERY_SECTION = ("value-model recovery study: the true heads, lists re-drawn under each planted w* at "
+                    "each logging noise")
+
+
+def recovery_rows(table: pd.DataFrame) -> pd.DataFrame:
+    """Per method of the recovery study (value_model/recovery.csv): the mean and worst angle to w* over its
+    runs (planted cases x noise levels), the mean Kendall tau and the mean interval coverage; the method
+    names say whether the pools were known (vmrec.value_model.figures.RECOVERY_TITLES)."""
+    from vmrec.value_model.figures import RECOVERY_TITLES
+
+    rows = []
+    for method, grp in table.groupby("method", sort=False):
+        name = f"{RECOVERY_TITLES.get(method, method)} ({len(grp)} runs)"
+        values = (grp["angle_deg"].mean(), grp["angle_deg"].max(), grp["kendall_tau"].mean(),
+                  grp["coverage"].mean())
+        for col, v in zip(RECOVERY_COLUMNS, values, strict=True):
+            if pd.notna(v):
+                rows.append({"section": RECOVERY_SECTION, "name": name, "head": col, "value": float(v),
+                             "ci_low": float("nan"), "ci_high": float("nan")})
+    return pd.DataFrame(rows, columns=list(HEADLINE_COLUMNS))
+
+
 def _leaves(obj: Any, path: tuple[str, ...] = ()) -> list[tuple[tuple[str, ...], Any]]:
     if isinstance(obj, dict):
         return [leaf for k, v in obj.items() for leaf in _leaves(v, (*path, str(k)))]
@@ -144,7 +169,7 @@ def offpolicy_rows(table: pd.DataFrame) -> pd.DataFrame:
 
 
 def headline(metrics_csv: str | Path | None, weights_json: str | Path | None,
-             offpolicy_csv: str | Path | None = None) -> pd.DataFrame:
+             offpolicy_csv: str | Path | None = None, recovery_csv: str | Path | None = None) -> pd.DataFrame:
     """The headline table (HEADLINE_COLUMNS) from whichever of the inputs exist."""
     parts = []
     if metrics_csv:
@@ -157,7 +182,12 @@ def headline(metrics_csv: str | Path | None, weights_json: str | Path | None,
         parts.append(offpolicy_rows(pd.read_csv(offpolicy_csv)))
     if weights_json:
         weights = json.loads(Path(weights_json).read_text(encoding="utf-8"))
-        parts += [fit_rows(weights), weight_rows(weights)]
+        parts.append(fit_rows(weights))
+        if recovery_csv:
+            parts.append(recovery_rows(pd.read_csv(recovery_csv)))
+        parts.append(weight_rows(weights))
+    elif recovery_csv:
+        parts.append(recovery_rows(pd.read_csv(recovery_csv)))
     parts = [p for p in parts if not p.empty]
     if not parts:
         return pd.DataFrame(columns=list(HEADLINE_COLUMNS))
@@ -194,9 +224,9 @@ def headline_rst(table: pd.DataFrame, dataset: str) -> str:
 
 
 def write_headline(metrics_csv: str | Path | None, weights_json: str | Path | None, csv_out: str | Path,
-                   rst_out: str | Path, dataset: str,
-                   offpolicy_csv: str | Path | None = None) -> pd.DataFrame:
-    table = headline(metrics_csv, weights_json, offpolicy_csv)
+                   rst_out: str | Path, dataset: str, offpolicy_csv: str | Path | None = None,
+                   recovery_csv: str | Path | None = None) -> pd.DataFrame:
+    table = headline(metrics_csv, weights_json, offpolicy_csv, recovery_csv)
     with atomic_path(csv_out) as tmp:
         table.to_csv(tmp, index=False, float_format="%.6g")
     write_text(headline_rst(table, dataset), rst_out)
