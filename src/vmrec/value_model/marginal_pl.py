@@ -81,6 +81,14 @@ MIN_VIDEOS = 20
 """Fewest distinct shown videos the video effects are estimated from."""
 LIKELIHOODS = ("choice", "joint")
 """value_model.marginal_pl.likelihood: the forms of the module docstring."""
+FIT_KEYS = ("positions", "likelihood", "alpha_l2", "bootstrap")
+"""The keys of a marginal_pl settings section that fit_marginal_pl takes (fit_kwargs)."""
+
+
+def fit_kwargs(settings: dict) -> dict:
+    """fit_marginal_pl's settings from a marginal_pl section (value_model.marginal_pl, or a recovery case's
+    merged settings)."""
+    return {k: settings[k] for k in FIT_KEYS}
 WEAK_SD = 0.15
 """Bootstrap standard deviation (unit-vector units) above which a direction counts as weakly identified."""
 

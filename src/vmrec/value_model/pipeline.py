@@ -17,7 +17,7 @@ from vmrec.io import write_json, write_text
 from vmrec.value_model.estimate import EmbeddingLoss, Objective, angle_deg, estimate_weights, unit
 from vmrec.value_model.figures import loss_slices, recovery_plot, weights_plot
 from vmrec.value_model.inputs import EstimateInputs
-from vmrec.value_model.marginal_pl import angle_in_identified_subspace, fit_marginal_pl
+from vmrec.value_model.marginal_pl import angle_in_identified_subspace, fit_kwargs, fit_marginal_pl
 from vmrec.value_model.plackett_luce import fit_plackett_luce, uniform_weights
 from vmrec.value_model.recovery import (
     coverage,
@@ -44,9 +44,7 @@ METHODS = {"marginal_pl": "pool-marginal Plackett-Luce", "embedding": "embedding
 
 def marginal_kwargs(vm: dict) -> dict:
     """Settings of the pool-marginal Plackett-Luce fit from the config's value_model section."""
-    m = vm["marginal_pl"]
-    return {"positions": m["positions"], "likelihood": m["likelihood"], "alpha_l2": m["alpha_l2"],
-            "bootstrap": m["bootstrap"]}
+    return fit_kwargs(vm["marginal_pl"])
 
 
 def _wdict(w: np.ndarray) -> dict[str, float]:

@@ -244,7 +244,7 @@ def pools_unknown_recovery(
     estimated with the pools unknown (pool-marginal Plackett-Luce: the lists, alternatives drawn in proportion
     to the re-drawn log's views, heads from `score`, e.g. the true ones). Rows as `recovery_study`'s, method
     `marginal_pl_pools_unknown`; the ranking agreement is measured on `pools` (planted, true heads)."""
-    from vmrec.value_model.marginal_pl import fit_marginal_pl, session_choice_data
+    from vmrec.value_model.marginal_pl import fit_kwargs, fit_marginal_pl, session_choice_data
 
     w_star = np.array([planted[h] for h in HEADS], dtype=np.float64)
     rows = []
@@ -261,9 +261,7 @@ def pools_unknown_recovery(
         data = session_choice_data(sess[["session_id", "user_id", "video_id", "position"]], views, score,
                                    n_alternatives=marginal["alternatives"], pool_size=marginal["pool_size"],
                                    seed=run_seed, blocked=blocked)
-        est = fit_marginal_pl(data, positions=marginal["positions"], likelihood=marginal["likelihood"],
-                              alpha_l2=marginal["alpha_l2"],
-                              bootstrap=marginal["bootstrap"], seed=run_seed, progress=progress)
+        est = fit_marginal_pl(data, seed=run_seed, progress=progress, **fit_kwargs(marginal))
         tau, top10 = ranking_agreement(pools, est.w, w_star)
         rows.append({
             "case": case, "noise_scale": noise, "method": "marginal_pl_pools_unknown",
