@@ -8,8 +8,6 @@ REPORT_DIR = f"{R}/report"
 # Figures and tables the stages list as final outputs; gathered here so the report shows each with a caption.
 REPORT_FIGURES = sorted({t for t in ALL_TARGETS if str(t).endswith(".png")})
 REPORT_TABLES = sorted({t for t in ALL_TARGETS if str(t).endswith(".csv") and "/report/" in str(t)})
-WEIGHTS = f"{R}/value_model/weights.json"
-RECOVERY_CSV = f"{VM_DIR}/recovery.csv"
 METRICS = f"{REPORT_DIR}/metrics.csv"
 REPORT_HEADLINE = script_and_code("report_headline")
 REPORT_FIGURES_SCRIPT = script_and_code("report_figures")

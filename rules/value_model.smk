@@ -2,6 +2,8 @@
 # the recovery study on planted truth (synthetic) and the sensitivity of the estimate to the pools.
 VM = config["value_model"]
 VM_DIR = f"{R}/value_model"
+WEIGHTS = f"{VM_DIR}/weights.json"  # the estimate (rule estimate_weights; read by the report)
+RECOVERY_CSV = f"{VM_DIR}/recovery.csv"  # the recovery study (rule recovery; read by the report)
 SESSIONS = f"{R}/sessions/sessions.parquet"
 SESSIONS_SCRIPT = script_and_code("sessions")
 ESTIMATE = script_and_code("estimate_weights")
@@ -42,7 +44,7 @@ rule estimate_weights:
         item_features=ITEM_FEATURES,
         code=ESTIMATE.code,
     output:
-        weights=f"{VM_DIR}/weights.json",
+        weights=WEIGHTS,
         sensitivity=f"{VM_DIR}/sensitivity.csv",
         fig_slices=f"{R}/report/value_model_loss_slices.png",
         fig_weights=f"{R}/report/value_model_weights.png",
@@ -111,7 +113,7 @@ if SYNTHETIC:
             cases=expand(f"{VM_DIR}/recovery/case_{{case}}.csv", case=RECOVERY_CASES),
             code=RECOVERY.code,
         output:
-            recovery=f"{VM_DIR}/recovery.csv",
+            recovery=RECOVERY_CSV,
             figure=f"{R}/report/value_model_recovery.png",
         threads: 1
         resources:

@@ -180,14 +180,13 @@ def headline(metrics_csv: str | Path | None, weights_json: str | Path | None,
         parts += [lift_rows(metrics, "test"), lift_rows(metrics, "small")]
     if offpolicy_csv:
         parts.append(offpolicy_rows(pd.read_csv(offpolicy_csv)))
-    if weights_json:
-        weights = json.loads(Path(weights_json).read_text(encoding="utf-8"))
+    weights = json.loads(Path(weights_json).read_text(encoding="utf-8")) if weights_json else None
+    if weights is not None:
         parts.append(fit_rows(weights))
-        if recovery_csv:
-            parts.append(recovery_rows(pd.read_csv(recovery_csv)))
-        parts.append(weight_rows(weights))
-    elif recovery_csv:
+    if recovery_csv:  # after the estimate's fit to w*, before its weights
         parts.append(recovery_rows(pd.read_csv(recovery_csv)))
+    if weights is not None:
+        parts.append(weight_rows(weights))
     parts = [p for p in parts if not p.empty]
     if not parts:
         return pd.DataFrame(columns=list(HEADLINE_COLUMNS))
