@@ -76,11 +76,12 @@ def one_marginal_estimate(truth_dir: str, raw_dir: str, max_sessions: int, seed:
     import torch
 
     from vmrec.config import validate_config
-    from vmrec.contracts import HEADS, TRUTH_BIG, TRUTH_JSON, TRUTH_POOLS
+    from vmrec.contracts import HEADS, TRUTH_JSON, TRUTH_POOLS
     from vmrec.value_model.estimate import angle_deg
+    from vmrec.value_model.inputs import planted_scorer
     from vmrec.value_model.marginal_pl import fit_marginal_pl, session_choice_data
     from vmrec.value_model.pipeline import marginal_kwargs
-    from vmrec.value_model.scoring import truth_scorer
+    from vmrec.value_model.scoring import blocked_from_pairs
 
     torch.set_num_threads(1)
     vm = validate_config({})["value_model"]
@@ -92,24 +93,19 @@ def one_marginal_estimate(truth_dir: str, raw_dir: str, max_sessions: int, seed:
     shown = pq.read_table(Path(truth_dir) / TRUTH_POOLS, columns=cols).to_pandas()
     shown = shown[shown["shown"]].drop(columns="shown")
     shown["position"] = shown["position"].astype(np.int64)
-    big_probs = pq.read_table(Path(truth_dir) / TRUTH_BIG, columns=["csv_row", "session_id"]).to_pandas()
     ts = pcsv.read_csv(Path(raw_dir) / "big_matrix.csv",
                        convert_options=pcsv.ConvertOptions(include_columns=["timestamp"])).to_pandas()
-    start = ts["timestamp"].groupby(big_probs.set_index("csv_row").reindex(np.arange(len(ts)))[
-        "session_id"].to_numpy()).min().dropna()
-    ids = np.intersect1d(shown["session_id"].unique(), start.index.to_numpy())
     views = shown.groupby("video_id").size()
+    started, score = planted_scorer(truth_dir, shown, ts.assign(csv_row=np.arange(len(ts))))
+    ids = np.unique(started["session_id"])
     if len(ids) > max_sessions:
         ids = np.sort(np.random.default_rng(seed).choice(ids, max_sessions, replace=False))
     sess = shown[shown["session_id"].isin(ids)]
-    first = sess.drop_duplicates("session_id")[["session_id", "user_id"]]
-    first = first.assign(position=0, timestamp=start.loc[first["session_id"]].to_numpy())
     pair = pcsv.ConvertOptions(include_columns=["user_id", "video_id"])
-    small = pcsv.read_csv(Path(raw_dir) / "small_matrix.csv", convert_options=pair).to_pandas()
-    blocked = {int(u): np.unique(g.to_numpy(np.int64)) for u, g in small.groupby("user_id")["video_id"]}
-    data = session_choice_data(sess, views, truth_scorer(truth_dir, first),
-                               n_alternatives=mpl["alternatives"], pool_size=mpl["pool_size"], seed=seed,
-                               blocked=blocked)
+    blocked = blocked_from_pairs(pcsv.read_csv(Path(raw_dir) / "small_matrix.csv", convert_options=pair)
+                                 .to_pandas())
+    data = session_choice_data(sess, views, score, n_alternatives=mpl["alternatives"],
+                               pool_size=mpl["pool_size"], seed=seed, blocked=blocked)
     inputs_s = time.perf_counter() - t0
     kw = marginal_kwargs(vm)
     t0 = time.perf_counter()

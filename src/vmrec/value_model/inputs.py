@@ -89,19 +89,29 @@ def recovery_case_inputs(settings: dict, truth_dir: str | Path, big: str | Path,
     form for the pools-unknown path (sessions with a logged start), a scorer of the true heads at the hour
     of each session's first logged view, and the blocked (small-matrix) pairs.
     Returns (pools, long, score, blocked)."""
-    from vmrec.value_model.scoring import blocked_pairs, truth_scorer
+    from vmrec.value_model.scoring import blocked_pairs
 
     long = pq.read_table(Path(truth_dir) / TRUTH_POOLS).to_pandas()
     needs = ListEmbedder(settings["embedding"]).needs_content
     content = content_of_videos(Path(big).parent) if needs else None
     pools = pools_from_long(subsample_long(long, settings["max_sessions"], seed), content, source=TRUTH_POOLS)
-    big_probs = pq.read_table(Path(truth_dir) / TRUTH_BIG, columns=["csv_row", "session_id"]).to_pandas()
     ts = pq.read_table(big, columns=["csv_row", "timestamp"]).to_pandas()
-    start = big_probs.merge(ts, on="csv_row").groupby("session_id")["timestamp"].min().dropna()
+    long, score = planted_scorer(truth_dir, long, ts)
+    return pools, long, score, blocked_pairs(small)
+
+
+def planted_scorer(truth_dir: str | Path, long: pd.DataFrame, timestamps: pd.DataFrame):
+    """The planted sessions of `long` (rows of TRUTH_POOLS) that have a logged start, and a scorer of the
+    true heads at the hour of each one's first logged view (`timestamps`: csv_row, timestamp of
+    big_matrix's rows). Returns (long, score)."""
+    from vmrec.value_model.scoring import truth_scorer
+
+    big_probs = pq.read_table(Path(truth_dir) / TRUTH_BIG, columns=["csv_row", "session_id"]).to_pandas()
+    start = big_probs.merge(timestamps, on="csv_row").groupby("session_id")["timestamp"].min().dropna()
     long = long[long["session_id"].isin(start.index)]
     first = long.drop_duplicates("session_id")[["session_id", "user_id"]]
     first = first.assign(position=0, timestamp=start.loc[first["session_id"]].to_numpy())
-    return pools, long, truth_scorer(truth_dir, first), blocked_pairs(small)
+    return long, truth_scorer(truth_dir, first)
 
 
 def truth_pool_variants(

@@ -196,7 +196,11 @@ def blocked_pairs(small_matrix_path) -> dict[int, np.ndarray]:
     small block, so the logging policy's pools never held them (no candidate pool should)."""
     import pyarrow.parquet as pq
 
-    small = pq.read_table(small_matrix_path, columns=["user_id", "video_id"]).to_pandas()
+    return blocked_from_pairs(pq.read_table(small_matrix_path, columns=["user_id", "video_id"]).to_pandas())
+
+
+def blocked_from_pairs(small: pd.DataFrame) -> dict[int, np.ndarray]:
+    """blocked_pairs from the small matrix's (user_id, video_id) rows, however they were read."""
     return {int(u): np.unique(g.to_numpy(np.int64)) for u, g in small.groupby("user_id")["video_id"]}
 
 
