@@ -294,15 +294,15 @@ class _Model:
         u = self.P_list @ beta  # (S, Lk), padding rows masked below
         ua = self.P_alt @ beta  # (S, A)
         # ln m_s with self-normalised weights q / g over the allowed draws (ln Z_s cancels)
-        lw = torch.where(self.alt_ok, alpha[self.vid_alt] - self.log_g, neg_inf)
+        alpha_alt = alpha[self.vid_alt]  # (S, A), gathered once for every position
+        lw = torch.where(self.alt_ok, alpha_alt - self.log_g, neg_inf)
         log_m = torch.logsumexp(lw - torch.logsumexp(lw, 1, keepdim=True) + ua, 1)
         out = torch.zeros(len(u), dtype=beta.dtype)
         for i in range(u.shape[1]):
             log_r = torch.log(torch.clamp(self.pool - i - 1, min=1e-12)) + log_m  # the rest beside v
             vid = self.vid_list[:, i]
             U = torch.cat([u[:, i : i + 1], ua], 1)  # (S, 1 + A): the pick, then the alternatives
-            lq = torch.cat([alpha[vid][:, None],
-                            torch.where(self.open_alt[:, i], alpha[self.vid_alt], neg_inf)], 1)
+            lq = torch.cat([alpha[vid][:, None], torch.where(self.open_alt[:, i], alpha_alt, neg_inf)], 1)
             lg = torch.cat([self.log_g_video[vid][:, None], self.log_g], 1)
             if i > 0:  # B_j = sum_{m=j}^{i-1} lam_{s_m} + R, j < i; B_i = R
                 suffix = torch.flip(torch.logcumsumexp(torch.flip(u[:, :i], [1]), 1), [1])
