@@ -39,6 +39,11 @@ def day_to_yyyymmdd(days: np.ndarray) -> np.ndarray:
     return (y * 10000 + m * 100 + d).astype(np.int32)
 
 
+def local_hour(ts: np.ndarray) -> np.ndarray:
+    """Local (UTC+8) hour of day 0..23 (int64) of UTC epoch seconds."""
+    return np.floor(np.mod(np.asarray(ts, np.float64) + LOCAL_OFFSET_S, DAY_S) / 3600).astype(np.int64)
+
+
 def local_day(ts: np.ndarray) -> np.ndarray:
     """Local (UTC+8) calendar day, as days since 1970-01-01, of UTC epoch seconds (NaN kept)."""
     return np.floor((ts + LOCAL_OFFSET_S) / DAY_S)

@@ -56,7 +56,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from vmrec.contracts import N_TAGS, UTC_OFFSET_S
+from vmrec.contracts import N_TAGS
+from vmrec.localtime import day_to_yyyymmdd, local_day, local_hour
 
 log = logging.getLogger("vmrec")
 
@@ -98,17 +99,6 @@ def _finite(df: pd.DataFrame, columns, what: str) -> None:
             i = int(np.flatnonzero(bad)[0])
             raise ValueError(f"{what}: column {c!r} is not finite in {int(bad.sum())} row(s), first at row "
                              f"{i} ({df[c].iloc[i]!r})")
-
-
-def local_hour(ts: np.ndarray) -> np.ndarray:
-    """Local (contracts.TIMEZONE, UTC+8) hour 0..23 of UTC epoch seconds."""
-    return np.floor(np.mod(np.asarray(ts, np.float64) + UTC_OFFSET_S, 86400) / 3600).astype(np.int64)
-
-
-def local_yyyymmdd(ts: np.ndarray) -> np.ndarray:
-    from vmrec.localtime import day_to_yyyymmdd, local_day
-
-    return day_to_yyyymmdd(local_day(np.asarray(ts, np.float64)))
 
 
 # ---------------------------------------------------------------------------------------------- tables
@@ -302,13 +292,6 @@ def _blocked_mask(user: np.ndarray, video: np.ndarray, blocked: dict[int, np.nda
     return np.isin(user * (1 << 32) + video, key)
 
 
-def blocked_from_small(small: pd.DataFrame) -> dict[int, np.ndarray]:
-    """Per user, the videos of their small_matrix rows (KuaiRec's big never shows them)."""
-    _require(small, ["user_id", "video_id"], "small_matrix")
-    s = small[["user_id", "video_id"]].astype(np.int64).drop_duplicates()
-    return {int(u): g.to_numpy() for u, g in s.groupby("user_id")["video_id"]}
-
-
 def _classifier(kind: str, seed: int):
     if kind == "hgb":
         from sklearn.ensemble import HistGradientBoostingClassifier
@@ -353,7 +336,7 @@ def fit_propensity(views: pd.DataFrame, item_daily: pd.DataFrame, item_categorie
     if (per > 1).any().any():
         sid = int(per.index[(per > 1).any(axis=1).to_numpy()][0])
         raise ValueError(f"{what}: session {sid} has more than one user_id or start_time")
-    daily_until = int(local_yyyymmdd(views["start_time"].to_numpy()).max())
+    daily_until = int(day_to_yyyymmdd(local_day(views["start_time"].to_numpy(np.float64))).max())
     videos = video_table(views, item_daily, item_categories, daily_until)
     blocked = blocked or {}
     users = user_table(views, user_features, blocked)
@@ -489,8 +472,10 @@ def calibration_table(cands: pd.DataFrame) -> pd.DataFrame:
 
 def read_log_inputs(results: Path) -> dict:
     """What the fit reads, all from the run's folder (no truth): sessions, item_daily_features,
-    item_categories, user_features and small_matrix's pairs."""
+    item_categories, user_features and small_matrix's pairs as blocked videos per user."""
     import pyarrow.parquet as pq
+
+    from vmrec.value_model.scoring import blocked_pairs
 
     t = results / "tables"
     return {
@@ -500,7 +485,7 @@ def read_log_inputs(results: Path) -> dict:
         "item_categories": pq.read_table(t / "item_categories.parquet").to_pandas(),
         "user_features": pq.read_table(t / "user_features.parquet",
                                        columns=["user_id", "user_active_degree"]).to_pandas(),
-        "small": pq.read_table(t / "small_matrix.parquet", columns=["user_id", "video_id"]).to_pandas(),
+        "blocked": blocked_pairs(t / "small_matrix.parquet"),
     }
 
 
@@ -511,7 +496,7 @@ def fit_from_results(results: Path, negatives: int = 100, max_sessions: int = 80
     s = inp["sessions"]
     _require(s, [*VIEW_COLUMNS, "split", "csv_row"], f"{results / 'sessions' / 'sessions.parquet'}")
     model = fit_propensity(s[s["split"] == "train"], inp["item_daily"], inp["item_categories"],
-                           inp["user_features"], blocked=blocked_from_small(inp["small"]),
+                           inp["user_features"], blocked=inp["blocked"],
                            negatives=negatives,
                            max_sessions=max_sessions, classifier=classifier, seed=seed)
     return model, inp
