@@ -68,12 +68,30 @@ def soft_auc(p_true: np.ndarray, score: np.ndarray) -> float:
     return float((weighted * pairs - 0.5 * self_pairs) / (pairs - self_pairs))
 
 
-def calibration_error(p_true: np.ndarray, p_pred: np.ndarray, bins: int = 10) -> float:
-    """Size-weighted mean over equal-count bins of p_pred of |mean p_pred - mean p_true|."""
+def calibration_bins(p_true: np.ndarray, p_pred: np.ndarray, bins: int = 10,
+                     weight: np.ndarray | None = None) -> list[tuple[int, float, float, float]]:
+    """Equal-count bins of p_pred: per bin (rows, mean p_pred, mean p_true, total weight), the means
+    weighted by `weight` where given (None: plain means, each row weighing 1)."""
     order = np.argsort(p_pred, kind="mergesort")
-    parts = np.array_split(order, min(bins, len(order)))
-    n = len(order)
-    return float(sum(len(b) / n * abs(p_pred[b].mean() - p_true[b].mean()) for b in parts if len(b)))
+    parts = [b for b in np.array_split(order, min(bins, len(order))) if len(b)]
+    if weight is None:
+        return [(len(b), p_pred[b].mean(), p_true[b].mean(), float(len(b))) for b in parts]
+    return [(len(b), np.average(p_pred[b], weights=weight[b]), np.average(p_true[b], weights=weight[b]),
+             weight[b].sum()) for b in parts]
+
+
+def calibration_error(p_true: np.ndarray, p_pred: np.ndarray, bins: int = 10,
+                      weight: np.ndarray | None = None) -> float:
+    """Weight-weighted (default: size-weighted) mean over equal-count bins of p_pred of |mean p_pred - mean
+    p_true| (calibration_bins)."""
+    return binned_error(calibration_bins(p_true, p_pred, bins, weight))
+
+
+def binned_error(parts: list[tuple[int, float, float, float]]) -> float:
+    """The calibration error of calibration_bins' bins: their weight-weighted mean |mean p_pred - mean
+    p_true|."""
+    total = sum(w for *_, w in parts)
+    return float(sum(w / total * abs(mp - mt) for _, mp, mt, w in parts))
 
 
 class HeldOutPools(NamedTuple):

@@ -415,6 +415,8 @@ def calibration_rows(target: str, where: str, pred: np.ndarray, true: np.ndarray
     Spearman correlation is left empty."""
     from scipy.stats import spearmanr
 
+    from vmrec.offpolicy import binned_error, calibration_bins
+
     pred = np.asarray(pred, np.float64)
     true = np.asarray(true, np.float64)
     if len(pred) == 0:
@@ -423,13 +425,10 @@ def calibration_rows(target: str, where: str, pred: np.ndarray, true: np.ndarray
     ok = (pred > 0) & (true > 0)
     lr = np.log(pred[ok] / true[ok])
     lr_mean = np.average(lr, weights=w[ok]) if ok.any() else np.nan
-    order = np.argsort(pred, kind="mergesort")
-    parts = [b for b in np.array_split(order, min(bins, len(order))) if len(b)]
-    dec = [(len(b), np.average(pred[b], weights=w[b]), np.average(true[b], weights=w[b]), w[b].sum())
-           for b in parts]
+    dec = calibration_bins(true, pred, bins, w)
     rows = [{"target": target, "where": where, "bin": "all", "n": len(pred),
              "mean_pred": np.average(pred, weights=w), "mean_true": np.average(true, weights=w),
-             "ece": sum(wb * abs(mp - mt) for _, mp, mt, wb in dec) / w.sum(),
+             "ece": binned_error(dec),
              "spearman": (float(spearmanr(pred, true).statistic) if weight is None and len(pred) > 2
                           else np.nan),
              "log_ratio_mean": lr_mean,
