@@ -19,6 +19,7 @@ from vmrec.htmlreport import (
     lift_rows,
     metric_rows,
     recovery_rows,
+    reference_rows,
     weight_rows,
     write_headline,
 )
@@ -68,6 +69,18 @@ def test_headline_says_how_close_each_method_comes_to_the_planted_weights():
     assert fit_rows({"methods": w["methods"]}).empty  # real data: no planted truth, no rows
     rst = headline_rst(rows, "x")
     assert "Kendall tau" in rst and "20.000" in rst
+
+
+def test_headline_gives_each_references_angle():
+    """Every reference estimate with an angle gets a row (the notes and the references without an angle,
+    such as a Plackett-Luce that needs unknown pools, do not)."""
+    w = {"w_star": {"y_complete": 1.0}, "reference": {
+        "platform_heads_pool_marginal": {"w": {}, "angle_error_deg": 2.5},
+        "true_heads_plackett_luce": {"w": {}, "angle_error_deg": 11.0},
+        "plackett_luce": None, "planted_heads_note": "text", "uniform": {"w": {}}}}
+    rows = reference_rows(w).set_index("name")["value"]
+    assert rows.to_dict() == {"platform_heads_pool_marginal": 2.5, "true_heads_plackett_luce": 11.0}
+    assert reference_rows({"methods": {}}).empty
 
 
 def test_headline_summarises_the_recovery_study(tmp_path):

@@ -189,6 +189,44 @@ def test_truth_scorer_rebuilds_the_pools_true_heads(raw):
     assert np.abs(got[list(PROB_COLUMNS)].to_numpy() - pools[list(PROB_COLUMNS)].to_numpy()).max() < 1e-5
 
 
+def test_truth_scorer_rebuilds_the_platforms_own_heads(raw, tiny_raw):
+    """heads="platform": the platform's heads q of truth/platform_pools.parquet (what its policy ranked
+    on), for the same rows; refused on the simple world, whose policy ranked on the truth."""
+    from vmrec.value_model.scoring import truth_scorer
+
+    df = _shown_views(raw)
+    sess = df[["session_id", "position", "user_id", "timestamp"]]
+    rows = pq.read_table(raw / "truth" / TRUTH_PLATFORM_POOLS).to_pandas().head(5000)
+    got = truth_scorer(raw / "truth", sess, heads="platform")(rows[["session_id", "video_id"]])
+    q = rows[list(PLATFORM_PROB_COLUMNS)].to_numpy()
+    assert np.abs(got[list(PROB_COLUMNS)].to_numpy() - q).max() < 1e-5
+    true = truth_scorer(raw / "truth", sess)(rows[["session_id", "video_id"]])
+    assert np.abs(true[list(PROB_COLUMNS)].to_numpy() - q).mean() > 0.02
+    with pytest.raises(ValueError, match="platform world only"):
+        truth_scorer(tiny_raw / "truth", sess, heads="platform")
+    with pytest.raises(ValueError, match="heads must be one of"):
+        truth_scorer(raw / "truth", sess, heads="model")
+
+
+def test_platform_heads_replace_the_true_heads_of_the_same_rows(raw):
+    """value_model.inputs.platform_heads_long: the rows of pools.parquet (any subset, any order) with the
+    platform's heads of the same (session, video); a row platform_pools.parquet lacks is named."""
+    from vmrec.value_model.inputs import planted_world, platform_heads_long
+
+    assert planted_world(raw / "truth") == "platform"
+    pools = pq.read_table(raw / "truth" / TRUTH_POOLS).to_pandas()
+    plat = pq.read_table(raw / "truth" / TRUTH_PLATFORM_POOLS).to_pandas()
+    sub = pools.sample(3000, random_state=0)
+    got = platform_heads_long(raw / "truth", sub)
+    assert list(got.columns) == list(sub.columns) and len(got) == len(sub)
+    assert (got["session_id"].to_numpy() == sub["session_id"].to_numpy()).all()
+    q = plat.loc[sub.index, list(PLATFORM_PROB_COLUMNS)].to_numpy()  # same rows, same order in both files
+    assert np.array_equal(got[list(PROB_COLUMNS)].to_numpy(), q)
+    bad = sub.head(3).assign(video_id=-1)
+    with pytest.raises(ValueError, match=r"no row for session_id \d+, video_id -1.*3 rows missing"):
+        platform_heads_long(raw / "truth", bad)
+
+
 def test_platform_deterministic_and_distinct_from_simple(tmp_path, raw, tiny_raw, tiny_config):
     syn = tiny_config["synthetic"]
     generate(tmp_path / "a", "tiny", syn["seed"], syn["value_weights"], syn["noise_scale"], world="platform")

@@ -416,6 +416,10 @@ def test_pipeline_estimate_reports_the_same_heads_on_the_logged_pools(tiny_workd
         assert np.linalg.norm(list(ref[name]["w"].values())) == pytest.approx(1.0)
         assert 0 <= ref[name]["angle_error_deg"] <= 180
     assert w["settings"]["source"] == "model" and "logged_pools_note" in ref
+    # the same estimators with the true heads (the simple world's policy ranked on them; no platform heads)
+    for name in ("true_heads_pool_marginal", "true_heads_plackett_luce"):
+        assert set(ref[name]["w"]) == set(HEADS) and 0 <= ref[name]["angle_error_deg"] <= 180, name
+    assert "planted_heads_note" in ref and not any(k.startswith("platform_heads") for k in ref)
     # both estimators side by side, the default one reported as w_hat, each scored against w*
     assert set(w["methods"]) == {"pool-marginal Plackett-Luce", "embedding matching"}
     assert w["method"] == "pool-marginal Plackett-Luce" and w["w_hat"] == w["methods"][w["method"]]["w"]

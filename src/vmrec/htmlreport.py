@@ -90,6 +90,20 @@ def fit_rows(weights: dict) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=list(HEADLINE_COLUMNS))
 
 
+REFERENCE_SECTION = ("value-model references: the same estimators with other heads or pools (weights.json "
+                     "`reference`: logged pools = the policy's own pools; true / platform heads = planted)")
+
+
+def reference_rows(weights: dict) -> pd.DataFrame:
+    """The angle to w* of every reference estimate of weights.json (synthetic data): the same estimators on
+    the policy's own pools or with planted heads, which split the estimate's error into its parts."""
+    rows = [{"section": REFERENCE_SECTION, "name": name, "head": FIT_COLUMNS[0],
+             "value": float(ref["angle_error_deg"]), "ci_low": float("nan"), "ci_high": float("nan")}
+            for name, ref in (weights.get("reference") or {}).items()
+            if isinstance(ref, dict) and isinstance(ref.get("angle_error_deg"), int | float)]
+    return pd.DataFrame(rows, columns=list(HEADLINE_COLUMNS))
+
+
 RECOVERY_COLUMNS = ("mean angle to w* (deg)", "worst angle (deg)", "mean Kendall tau",
                     "share of heads whose interval holds w*")
 RECOVERY_SECTION = ("value-model recovery study: the true heads, lists re-drawn under each planted w* at "
@@ -182,7 +196,7 @@ def headline(metrics_csv: str | Path | None, weights_json: str | Path | None,
         parts.append(offpolicy_rows(pd.read_csv(offpolicy_csv)))
     weights = json.loads(Path(weights_json).read_text(encoding="utf-8")) if weights_json else None
     if weights is not None:
-        parts.append(fit_rows(weights))
+        parts.extend([fit_rows(weights), reference_rows(weights)])
     if recovery_csv:  # after the estimate's fit to w*, before its weights
         parts.append(recovery_rows(pd.read_csv(recovery_csv)))
     if weights is not None:

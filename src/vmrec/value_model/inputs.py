@@ -7,6 +7,10 @@ Two sources (config `value_model.source`):
   alternatives scored by the same model. On synthetic data the policy's own pools scored by the same
   heads are kept as a reference (they separate the heads' error from the drawn pools').
 - `truth` (synthetic only): the planted pools with the true probabilities.
+
+On synthetic data both also keep references with the planted heads: the logged lists and alternatives
+scored with the true heads (source model) and, in the platform world, with the platform's own heads, what
+its policy ranked on (w* is defined over those: the estimand), and the policy's pools scored with them.
 """
 
 from __future__ import annotations
@@ -20,7 +24,16 @@ import numpy as np
 import pandas as pd
 import pyarrow.parquet as pq
 
-from vmrec.contracts import HEADS, N_TAGS, TRUTH_BIG, TRUTH_JSON, TRUTH_POOLS
+from vmrec.contracts import (
+    HEADS,
+    N_TAGS,
+    PLATFORM_PROB_COLUMNS,
+    PROB_COLUMNS,
+    TRUTH_BIG,
+    TRUTH_JSON,
+    TRUTH_PLATFORM_POOLS,
+    TRUTH_POOLS,
+)
 from vmrec.value_model.embeddings import ListEmbedder
 from vmrec.value_model.marginal_pl import ChoiceData, session_choice_data
 from vmrec.value_model.simulator import Pools, pools_from_long, resize_pools, subsample_long
@@ -45,7 +58,11 @@ class EstimateInputs:
     """Everything `run_estimate` estimates from. `make_pools(factor, tilt)`: a variant of the pools for the
     sensitivity study (None where it cannot be built). `pools_known`: the pools are the policy's own.
     `logged`: the policy's own pools scored by the same heads (synthetic, source model). `truth_pools`:
-    held-out planted pools with the true probabilities (synthetic; the ranking agreement)."""
+    held-out planted pools with the true probabilities (synthetic; the ranking agreement). `platform_pools`:
+    the same pools scored with the platform world's own heads (what its policy ranked on).
+    `reference_choices`: the estimate's logged lists and alternatives scored with planted heads instead
+    (synthetic; key "true heads", and "platform heads" in the platform world): references of the
+    pool-marginal Plackett-Luce that separate the heads' error from the estimator's."""
 
     pools: Pools
     make_pools: Callable[[float, bool], Pools | None]
@@ -55,6 +72,41 @@ class EstimateInputs:
     pools_known: bool = False
     logged: Pools | None = None
     truth_pools: Pools | None = None
+    platform_pools: Pools | None = None
+    reference_choices: dict[str, ChoiceData] = field(default_factory=dict)
+
+
+def planted_world(truth_dir: str | Path) -> str:
+    """The synthetic world of the planted truth (truth.json "world"; files of before the platform world
+    have none: simple)."""
+    truth = json.loads((Path(truth_dir) / TRUTH_JSON).read_text(encoding="utf-8"))
+    return truth.get("world", "simple")
+
+
+def platform_heads_long(truth_dir: str | Path, long: pd.DataFrame) -> pd.DataFrame:
+    """`long` (rows of TRUTH_POOLS) with PROB_COLUMNS replaced by the platform's own heads of the same
+    (session, video) rows (TRUTH_PLATFORM_POOLS, platform world)."""
+    path = Path(truth_dir) / TRUTH_PLATFORM_POOLS
+    plat = pq.read_table(path).to_pandas()
+    plat = plat[plat["session_id"].isin(long["session_id"].unique())]
+    rename = dict(zip(PLATFORM_PROB_COLUMNS, PROB_COLUMNS, strict=True))
+    out = long.drop(columns=list(PROB_COLUMNS)).merge(
+        plat.rename(columns=rename), on=["session_id", "video_id"], how="left", validate="one_to_one")
+    missing = out[list(PROB_COLUMNS)].isna().any(axis=1)
+    if missing.any():
+        row = out[missing].iloc[0]
+        raise ValueError(f"{path}: no row for session_id {int(row['session_id'])}, video_id "
+                         f"{int(row['video_id'])} of {TRUTH_POOLS} ({int(missing.sum())} rows missing)")
+    return out[list(long.columns)]
+
+
+def _reference_choices(vm, sess, views, truth_dir, seed, blocked, heads: list[str]) -> dict[str, ChoiceData]:
+    """The logged lists and alternatives of the estimate (`sess`) scored with each of the planted `heads`
+    (scoring.HEAD_SOURCES), keyed "<heads> heads"."""
+    from vmrec.value_model.scoring import truth_scorer
+
+    return {f"{h} heads": _choices(vm, sess, views, truth_scorer(truth_dir, sess, heads=h), seed, blocked)
+            for h in heads}
 
 
 def planted_weights(truth_dir: str | Path) -> np.ndarray:
@@ -159,15 +211,21 @@ def _choices(vm: dict, sess: pd.DataFrame, views: pd.Series, score, seed: int, b
 def _truth_inputs(vm, sessions, views, content, popularity, truth_dir, paths, seed, settings, w_star):
     from vmrec.value_model.scoring import blocked_pairs, held_out_sessions, truth_scorer
 
-    long = pq.read_table(truth_dir / TRUTH_POOLS).to_pandas()
-    pools = pools_from_long(subsample_long(long, vm["max_sessions"], seed), content, source=TRUTH_POOLS)
+    long = subsample_long(pq.read_table(truth_dir / TRUTH_POOLS).to_pandas(), vm["max_sessions"], seed)
+    pools = pools_from_long(long, content, source=TRUTH_POOLS)
     held = held_out_sessions(sessions, list(vm["session_splits"]))
     sess = subsample_long(held, vm["max_sessions"], seed)
-    choices = _choices(vm, sess, views, truth_scorer(truth_dir, sess), seed, blocked_pairs(paths.small))
+    blocked = blocked_pairs(paths.small)
+    choices = _choices(vm, sess, views, truth_scorer(truth_dir, sess), seed, blocked)
     settings["pools"] = "planted logging pools (truth)"
-    return EstimateInputs(pools=pools, make_pools=truth_pool_variants(pools, popularity, seed),
-                          settings=settings, choices=choices, w_star=w_star, pools_known=True,
-                          truth_pools=pools)
+    platform = planted_world(truth_dir) == "platform"
+    return EstimateInputs(
+        pools=pools, make_pools=truth_pool_variants(pools, popularity, seed), settings=settings,
+        choices=choices, w_star=w_star, pools_known=True, truth_pools=pools,
+        platform_pools=pools_from_long(platform_heads_long(truth_dir, long), source=TRUTH_PLATFORM_POOLS)
+        if platform else None,
+        reference_choices=_reference_choices(vm, sess, views, truth_dir, seed, blocked,
+                                             ["platform"] if platform else []))
 
 
 def _model_inputs(vm, sessions, views, content, all_content, paths, seed, settings, w_star):
@@ -192,7 +250,7 @@ def _model_inputs(vm, sessions, views, content, all_content, paths, seed, settin
     edges = pq.read_table(paths.edges, columns=["edge_id", "source", "csv_row", "date", "split"],
                           read_dictionary=["source", "split"]).to_pandas()
     splits = list(vm["session_splits"])
-    truth_pools = None
+    truth_pools = platform_pools = None
     if paths.truth_dir:  # the same heads on the policy's own pools (same splits): a reference
         truth_dir = Path(paths.truth_dir)
         truth_pools = pq.read_table(truth_dir / TRUTH_POOLS).to_pandas()
@@ -202,6 +260,10 @@ def _model_inputs(vm, sessions, views, content, all_content, paths, seed, settin
         truth_pools = subsample_long(truth_pools[truth_pools["session_id"].isin(held)],
                                      vm["max_sessions"], seed)
         logged_long, logged_sess = logged_pool_frames(truth_pools, big_probs, edges)
+        platform = planted_world(truth_dir) == "platform"
+        if platform:
+            platform_pools = pools_from_long(platform_heads_long(truth_dir, truth_pools),
+                                             source=TRUTH_PLATFORM_POOLS)
         truth_pools = pools_from_long(truth_pools, source=TRUTH_POOLS)  # true probabilities
         del big_probs
     held = held_out_sessions(sessions, splits)
@@ -224,11 +286,14 @@ def _model_inputs(vm, sessions, views, content, all_content, paths, seed, settin
 
     pools = make(1.0, vm["popularity_tilt"])
     choices = _choices(vm, sess, views, score, seed, blocked)
-    logged = None
+    logged, references = None, {}
     if paths.truth_dir:
         logged = pools_from_long(score_pools(logged_long, logged_sess, paths.edges, lookup, model),
                                  all_content, source=TRUTH_POOLS)
+        references = _reference_choices(vm, sess, views, truth_dir, seed, blocked,
+                                        ["true", "platform"] if platform else ["true"])
     settings["pools"] = f"drawn per session, scored by {name}; sessions of splits {splits}"
     settings["model_used"] = name
     return EstimateInputs(pools=pools, make_pools=make, settings=settings, choices=choices, w_star=w_star,
-                          logged=logged, truth_pools=truth_pools)
+                          logged=logged, truth_pools=truth_pools, platform_pools=platform_pools,
+                          reference_choices=references)

@@ -148,6 +148,7 @@ def run_estimate(
                 "; logged_pools_content: the same with the content embedding (the heads rank, the lists "
                 "are embedded by their videos' content)")
             estimates["same heads, logged pools, content embedding"] = (est_c.w, None)
+    _planted_head_references(inputs, refs, estimates, vm, seed, progress)
     result["reference"] = refs
     if w_star is not None:
         result["w_star"] = _wdict(unit(w_star))
@@ -213,6 +214,46 @@ def run_estimate(
     write_text(sens.to_csv(index=False), out.sensitivity)
     write_json(json.loads(json.dumps(result, default=float)), out.weights)
     return result
+
+
+PLANTED_HEAD_REFERENCES = {
+    "true heads": ("true_heads", "the true heads (synthetic truth; source model)"),
+    "platform heads": ("platform_heads", "the platform world's own heads, what its policy ranked on: w* is "
+                                         "defined over them (the estimand)"),
+}
+"""reference_choices key -> (reference name prefix in weights.json, what the heads are)."""
+
+
+def _planted_head_references(inputs: EstimateInputs, refs: dict, estimates: dict, vm: dict, seed: int,
+                             progress: bool) -> None:
+    """References with planted heads instead of the model's (synthetic): the pool-marginal Plackett-Luce
+    on the same logged lists and alternatives (pools unknown; `<heads>_pool_marginal`) and Plackett-Luce
+    on the policy's own pools (`<heads>_plackett_luce`). They split the estimate's error into the heads'
+    and the estimator's; in the platform world the true heads' rows also carry the gap between the truth
+    and the platform's heads that its policy ranked on. Without bootstrap (point estimates)."""
+    notes = []
+    pools_by_heads = {"platform heads": inputs.platform_pools}
+    if not inputs.pools_known:
+        pools_by_heads["true heads"] = inputs.truth_pools
+    for key, (prefix, what) in PLANTED_HEAD_REFERENCES.items():
+        choices, pools = inputs.reference_choices.get(key), pools_by_heads.get(key)
+        if choices is not None:
+            fit = fit_marginal_pl(choices, seed=seed, progress=progress,
+                                  **{**marginal_kwargs(vm), "bootstrap": 0})
+            refs[f"{prefix}_pool_marginal"] = {"w": fit.weights_dict(), "scale": fit.scale,
+                                               "n_sessions": fit.n_sessions}
+            estimates[f"{key}, pools unknown (pool-marginal PL)"] = (fit.w, None)
+        if pools is not None:
+            pl = fit_plackett_luce(pools)
+            refs[f"{prefix}_plackett_luce"] = {"w": _wdict(pl.w), "scale": pl.scale}
+            estimates[f"{key}, logged pools, Plackett-Luce"] = (pl.w, pl.intervals)
+        if choices is not None or pools is not None:
+            notes.append(f"{prefix}_*: {what}")
+    if notes:
+        refs["planted_heads_note"] = (
+            "the same estimators with planted heads in place of the model's: *_pool_marginal on the same "
+            "logged lists and alternatives (pools unknown), *_plackett_luce on the logging policy's own "
+            "pools; " + "; ".join(notes))
 
 
 def est_embedder(vm: dict):

@@ -285,20 +285,32 @@ def pick_model(metric_tables: dict[str, pd.DataFrame], choice: str) -> str:
     return best
 
 
-def truth_scorer(truth_dir, sess: pd.DataFrame):
-    """score(long) -> long + PROB_COLUMNS from the planted behaviour model (synthetic truth): the true head
+HEAD_SOURCES = ("true", "platform")
+"""Which planted heads `truth_scorer` gives: the true probabilities, or the platform world's own heads."""
+
+
+def truth_scorer(truth_dir, sess: pd.DataFrame, heads: str = "true"):
+    """score(long) -> long + PROB_COLUMNS from the planted behaviour model (synthetic truth): the head
     probabilities of (user, video) at the hour of the session's first view (`sess`: rows of
-    sessions.parquet). In the simple world these are what the logging policy ranked on; in the platform
-    world (truth.json "world") they are the true heads without position or fatigue, and the policy ranked
-    on its own heads (truth/platform_pools.parquet)."""
+    sessions.parquet). `heads` "true": the true probabilities. In the simple world these are what the
+    logging policy ranked on; in the platform world (truth.json "world") they are the true heads without
+    position or fatigue, and the policy ranked on its own heads. `heads` "platform" (platform world only):
+    the platform's own heads, what its policy ranked on (the rows of truth/platform_pools.parquet for the
+    candidates of its pools, `synthetic.platform.platform_probs` for any other video)."""
     import json
     from pathlib import Path
 
     from vmrec.contracts import TRUTH_JSON
     from vmrec.synthetic import head_probs, local_hour, make_world
 
+    if heads not in HEAD_SOURCES:
+        raise ValueError(f"truth_scorer: heads must be one of {HEAD_SOURCES}, got {heads!r}")
     truth = json.loads((Path(truth_dir) / TRUTH_JSON).read_text(encoding="utf-8"))
-    world = make_world(truth["scale"], int(truth["seed"]), truth.get("world", "simple"))
+    world_name = truth.get("world", "simple")
+    if heads == "platform" and world_name != "platform":
+        raise ValueError(f"truth_scorer: the platform's own heads exist in the platform world only; "
+                         f"{Path(truth_dir) / TRUTH_JSON} has world {world_name!r}")
+    world = make_world(truth["scale"], int(truth["seed"]), world_name)
     first = sess.sort_values(["session_id", "position"], kind="stable").drop_duplicates("session_id")
     hour = pd.Series(local_hour(np.rint(first["timestamp"].to_numpy() * 1000).astype(np.int64)),
                      index=first["session_id"].to_numpy())
@@ -307,7 +319,12 @@ def truth_scorer(truth_dir, sess: pd.DataFrame):
     def score(long: pd.DataFrame) -> pd.DataFrame:
         sid = long["session_id"].to_numpy()
         v = long["video_id"].to_numpy(np.int64)
-        probs = head_probs(world, user.loc[sid].to_numpy(), v, hour.loc[sid].to_numpy(), world.dur[v])
+        u = user.loc[sid].to_numpy()
+        probs = head_probs(world, u, v, hour.loc[sid].to_numpy(), world.dur[v])
+        if heads == "platform":
+            from vmrec.synthetic.platform import platform_probs
+
+            probs = platform_probs(world, u, v, probs)
         out = long.copy()
         for j, c in enumerate(PROB_COLUMNS):
             out[c] = probs[:, j].astype(np.float32)
