@@ -3,7 +3,8 @@
     snakemake -s seed_study.smk -j2          # or: make seeds; on SLURM add --workflow-profile profiles/slurm
 
 Settings: the `seed_study` section of the config (schemas/config.schema.yaml). Per seed N: rule seed_config
-writes the run's complete config (results/seed_study/configs/seedN.yaml), rule seed_run runs the main
+writes the run's complete config (results/seed_study/configs/seedN.yaml; results/seed_study-<world>/ for
+another synthetic world), rule seed_run runs the main
 Snakefile on it as a nested Snakemake (results/synthetic-<scale>-seedN/, data/raw/synthetic-<scale>-seedN/),
 and rule seed_study gathers every run into results/seed_study/{summary.csv,table.csv,seed_study.png}.
 Why nested runs and not Snakemake modules: src/vmrec/seed_study.py (module docstring).
@@ -19,7 +20,7 @@ sys.path.insert(0, str(SRC))
 os.environ.update(PYTHONPATH=os.pathsep.join(p for p in (str(SRC), os.environ.get("PYTHONPATH", "")) if p))
 
 from vmrec.config import validate_config
-from vmrec.seed_study import STUDY_DIR, seed_run_config, seeds, workflow_sources
+from vmrec.seed_study import seed_run_config, seeds, study_dir, workflow_sources
 from vmrec.workflow_deps import code_deps
 
 
@@ -30,7 +31,8 @@ STUDY = validate_config(config)["seed_study"]
 SEEDS = seeds(STUDY)
 # Each seed's whole config, built (and validated) while the DAG is parsed: a bad value stops the study at once.
 SEED_CONFIGS = {seed: seed_run_config(config, seed) for seed in SEEDS}
-S = STUDY_DIR
+# results/seed_study, or results/seed_study-<world> for a study of another world (overrides)
+S = study_dir(SEED_CONFIGS[SEEDS[0]])
 CONDA_ENV = "envs/vmrec.yaml"
 # Per seed, the whole DAG of one scale on `cores_per_seed` cores (README: ~4 min tiny, ~12 min small on 2).
 RUN_MEM_MB = {"tiny": 6000, "small": 8000, "full": 32000}[STUDY["scale"]]

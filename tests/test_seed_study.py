@@ -22,6 +22,7 @@ from vmrec.seed_study import (
     draw_w_star,
     failed_rules,
     gather,
+    recovery_numbers,
     run_seed,
     seed_run_config,
     seeds,
@@ -86,6 +87,14 @@ def test_run_name_suffixes_the_dataset_name():
     assert dataset_name(validate_config({"scale": "tiny"})) == "synthetic-tiny"
     assert dataset_name(validate_config({"scale": "tiny", "run_name": "seed3"})) == "synthetic-tiny-seed3"
     assert dataset_name(validate_config({"dataset": "kuairec", "run_name": "a_1"})) == "kuairec-a_1"
+
+
+def test_a_world_other_than_simple_names_its_own_folders():
+    platform = {"scale": "tiny", "synthetic": {"world": "platform"}}
+    assert dataset_name(validate_config(platform)) == "synthetic-tiny-platform"
+    assert dataset_name(validate_config({**platform, "run_name": "seed3"})) == "synthetic-tiny-platform-seed3"
+    simple = {"scale": "tiny", "synthetic": {"world": "simple"}}
+    assert dataset_name(validate_config(simple)) == "synthetic-tiny"
 
 
 # --- config errors -----------------------------------------------------------------------------------------
@@ -218,6 +227,23 @@ def test_weights_numbers_skip_what_is_absent():
                             "angle_error_deg": None, "interval_coverage": True}) == {}
     table = stats_table(summary_table([{"seed": 1, "x.angle_error_deg": 3.0}]))
     assert table.loc[0, "n"] == 1 and np.isnan(table.loc[0, "sd"]) and table.loc[0, "worst"] == 3.0
+
+
+def test_recovery_numbers_per_method():
+    rec = pd.DataFrame({"method": ["pl", "pl", "unknown"], "angle_deg": [1.0, 3.0, 9.0],
+                        "kendall_tau": [0.99, 0.97, np.nan], "coverage": [1.0, 0.5, 0.25]})
+    got = recovery_numbers(rec)
+    assert got == pytest.approx({"recovery.pl.mean_angle_deg": 2.0, "recovery.pl.worst_angle_deg": 3.0,
+                                 "recovery.pl.mean_kendall_tau": 0.98, "recovery.pl.mean_coverage": 0.75,
+                                 "recovery.unknown.mean_angle_deg": 9.0,
+                                 "recovery.unknown.worst_angle_deg": 9.0,
+                                 "recovery.unknown.mean_coverage": 0.25})
+    worse = {**got, "recovery.pl.worst_angle_deg": 5.0}
+    table = stats_table(summary_table([{"seed": 1, **got}, {"seed": 2, **worse}]))
+    row = table.set_index("metric").loc["recovery.pl.worst_angle_deg"]
+    assert row["worse"] == "higher" and row["worst"] == 5.0 and row["worst_seed"] == 2
+    with pytest.raises(ValueError, match="lacks columns"):
+        recovery_numbers(rec.drop(columns="angle_deg"))
 
 
 def test_gather_refuses_a_run_of_another_w_star(tmp_path):

@@ -136,9 +136,14 @@ def load_config(path: str | Path, overrides: dict[str, Any] | None = None) -> di
 
 
 def dataset_name(cfg: dict) -> str:
-    """Name of the run's data: `synthetic-<scale>` or `kuairec`, with `-<run_name>` when the config sets
-    `run_name`; results go to results/<name>/ (and synthetic raw data to data/raw/<name>/)."""
-    name = f"synthetic-{cfg['scale']}" if cfg["dataset"] == "synthetic" else "kuairec"
+    """Name of the run's data: `synthetic-<scale>` (`synthetic-<scale>-<world>` for a world other than
+    simple, so that the two worlds' runs never share a folder) or `kuairec`, with `-<run_name>` when the
+    config sets `run_name`; results go to results/<name>/ (and synthetic raw data to data/raw/<name>/)."""
+    if cfg["dataset"] == "synthetic":
+        world = cfg.get("synthetic", {}).get("world", "simple")
+        name = f"synthetic-{cfg['scale']}" + ("" if world == "simple" else f"-{world}")
+    else:
+        name = "kuairec"
     return f"{name}-{cfg['run_name']}" if cfg.get("run_name") else name
 
 

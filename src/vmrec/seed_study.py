@@ -73,6 +73,14 @@ def seeds(study: dict) -> list[int]:
     return list(range(int(study["first_seed"]), int(study["first_seed"]) + int(study["n_seeds"])))
 
 
+def study_dir(run_config: dict) -> str:
+    """The study's folder: results/seed_study for runs of the simple world, results/seed_study-<world> for
+    another world (`run_config`: a seed's run config, `seed_run_config`), so that a study of each world
+    keeps its own configs, records, table and figure (their runs' folders differ too: `dataset_name`)."""
+    world = run_config.get("synthetic", {}).get("world", "simple")
+    return STUDY_DIR if world == "simple" else f"{STUDY_DIR}-{world}"
+
+
 def run_name(seed: int) -> str:
     """run_name of seed `seed`'s run (its folders: results/synthetic-<scale>-seed<N>/)."""
     return f"seed{int(seed)}"
@@ -257,6 +265,23 @@ def weights_numbers(weights: dict) -> dict[str, float]:
     return out
 
 
+def recovery_numbers(table: pd.DataFrame) -> dict[str, float]:
+    """Headline numbers of a value_model/recovery.csv (the recovery study: every planted case x noise level,
+    true heads): per method its mean and worst angle to w* (recovery.<method>.mean_angle_deg,
+    recovery.<method>.worst_angle_deg) and its mean Kendall tau and interval coverage where present."""
+    missing = {"method", "angle_deg"} - set(table.columns)
+    if missing:
+        raise ValueError(f"lacks columns {sorted(missing)}; found {list(table.columns)}")
+    out: dict[str, float] = {}
+    for method, grp in table.groupby("method", sort=False):
+        out[f"recovery.{method}.mean_angle_deg"] = float(grp["angle_deg"].mean())
+        out[f"recovery.{method}.worst_angle_deg"] = float(grp["angle_deg"].max())
+        for col in ("kendall_tau", "coverage"):
+            if col in grp and grp[col].notna().any():
+                out[f"recovery.{method}.mean_{col}"] = float(grp[col].mean())
+    return out
+
+
 def _mean_auc(metrics: pd.DataFrame) -> pd.DataFrame:
     """AUC rows of a tidy metrics table, one per (split, model, head)."""
     missing = {"model", "split", "head", "metric", "value"} - set(metrics.columns)
@@ -302,7 +327,8 @@ def metrics_numbers(metrics: pd.DataFrame) -> tuple[dict[str, float], str | None
 
 def run_numbers(record: dict, root: str | Path = ".") -> dict[str, Any]:
     """One summary row from a seed's run record (rule seed_run's marker): seed, run, planted w* (unit) and
-    the headline numbers of its weights.json and metrics.csv (a missing file is skipped with a warning)."""
+    the headline numbers of its weights.json, metrics.csv (a missing file is skipped with a warning) and
+    recovery.csv (where the run has one)."""
     results = Path(root) / record["results"]
     planted = unit(record["w_star"])
     row: dict[str, Any] = {"seed": int(record["seed"]), "run": record["run"], "dataset": record["dataset"],
@@ -330,6 +356,12 @@ def run_numbers(record: dict, root: str | Path = ".") -> dict[str, Any]:
         row.update(numbers)
     else:
         log.warning("seed %s: no %s; its model numbers are left out", record["seed"], metrics_path)
+    recovery_path = results / "value_model" / "recovery.csv"
+    if recovery_path.is_file():
+        try:
+            row.update(recovery_numbers(pd.read_csv(recovery_path)))
+        except ValueError as e:
+            raise ValueError(f"{recovery_path}: {e}") from e
     return row
 
 
@@ -350,7 +382,7 @@ def headline_columns(summary: pd.DataFrame) -> list[str]:
 
 def higher_is_worse(metric: str) -> bool:
     """Angle errors are better low; AUCs, shares, coverage, Kendall tau and overlaps are better high."""
-    return metric.rsplit(".", 1)[-1] == "angle_error_deg"
+    return metric.rsplit(".", 1)[-1] in ("angle_error_deg", "mean_angle_deg", "worst_angle_deg")
 
 
 def stats_table(summary: pd.DataFrame) -> pd.DataFrame:
