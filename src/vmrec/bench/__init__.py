@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-SECTIONS: list[str] = ["ingest", "value_model", "train"]
+SECTIONS: list[str] = ["generate", "ingest", "value_model", "train"]
 """Registered sections, in the order `make bench` runs them (module vmrec.bench.<name> each)."""
 
 
