@@ -484,3 +484,107 @@ def gather(records: Sequence[str | Path], summary_csv: str | Path, table_csv: st
     plot_study(summary, figure)
     log.info("seed study over %d runs:\n%s", len(summary), table.to_string(index=False))
     return summary, table
+
+
+# --- two studies side by side (e.g. the simple and the platform world) -----------------------------------
+def compare_table(summaries: dict[str, pd.DataFrame]) -> pd.DataFrame:
+    """One row per headline number and study (`summaries`: label -> a study's summary.csv): n, mean, sd,
+    min, max and the worst case, in the order the numbers first appear; a number a study lacks is absent
+    from its rows."""
+    parts = []
+    for label, summary in summaries.items():
+        table = stats_table(summary)
+        parts.append(table.assign(study=label))
+    table = pd.concat(parts, ignore_index=True)
+    order = {m: i for i, m in enumerate(dict.fromkeys(table["metric"]))}
+    labels = {s: i for i, s in enumerate(summaries)}
+    table = table.sort_values(["metric", "study"], kind="stable",
+                              key=lambda c: c.map(order if c.name == "metric" else labels))
+    table = table.reset_index(drop=True)
+    return table[["metric", "study", "n", "mean", "sd", "min", "max", "worst", "worst_seed", "worse"]]
+
+
+def plot_compare(summaries: dict[str, pd.DataFrame], path: str | Path) -> None:
+    """Two panels, the studies side by side per headline number (a dot per seed, a bar at the mean):
+    value-model angles to the planted w* (estimates, references, recovery means), and the best model's AUC
+    and share of the oracle AUC with the value model's Kendall tau and coverage."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    cols: list[str] = []
+    for summary in summaries.values():
+        cols += [c for c in headline_columns(summary) if c not in cols]
+    angles = [c for c in cols if higher_is_worse(c) and not c.endswith("worst_angle_deg")
+              and not c.startswith("reference.uniform")]
+    shares = [c for c in cols if c.startswith(("auc_test.best", "auc_small.best", "oracle_share"))
+              or c.endswith(("kendall_tau", "interval_coverage"))]
+    colors = plt.get_cmap("tab10")
+    fig, axes = plt.subplots(1, 2, figsize=(16, 3 + 0.32 * max(len(angles), len(shares))), squeeze=False)
+    k = len(summaries)
+    for ax, panel, xlabel in ((axes[0][0], angles, "degrees from planted w* (lower is better)"),
+                              (axes[0][1], shares, "AUC / share / tau (higher is better)")):
+        for j, (label, summary) in enumerate(summaries.items()):
+            off, first = (j - (k - 1) / 2) * 0.3, True
+            for i, col in enumerate(panel):
+                v = pd.to_numeric(summary.get(col, pd.Series(dtype=float)), errors="coerce").astype(float)
+                v = v.dropna()
+                if v.empty:
+                    continue
+                ax.scatter(v, [i + off] * len(v), color=colors(j), s=16, alpha=0.7,
+                           label=label if first else None)
+                ax.plot([v.mean()], [i + off], marker="|", color=colors(j), ms=12, mew=2.5)
+                first = False
+        ax.set_yticks(range(len(panel)), panel, fontsize=7)
+        ax.invert_yaxis()
+        ax.set_xlabel(xlabel)
+        ax.grid(axis="x", alpha=0.3)
+        ax.legend(fontsize=8)
+    n = ", ".join(f"{label}: {len(s)} seeds" for label, s in summaries.items())
+    fig.suptitle(f"seed studies side by side ({n}); dot = seed, bar = mean", fontsize=11)
+    fig.tight_layout()
+    with atomic_path(path) as tmp:
+        fig.savefig(tmp, format="png", dpi=110)
+    plt.close(fig)
+
+
+def compare(studies: dict[str, str | Path], out_csv: str | Path, figure: str | Path) -> pd.DataFrame:
+    """Read each study's summary.csv (`studies`: label -> its folder), write the side-by-side table and
+    figure; a study folder without a summary.csv is named in the error."""
+    summaries = {}
+    for label, folder in studies.items():
+        path = Path(folder) / "summary.csv"
+        if not path.is_file():
+            raise FileNotFoundError(f"study {label!r}: no {path}; run the study first (make seeds)")
+        summaries[label] = pd.read_csv(path)
+    table = compare_table(summaries)
+    with atomic_path(out_csv) as tmp:
+        table.to_csv(tmp, index=False, float_format="%.6g")
+    plot_compare(summaries, figure)
+    return table
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """`python -m vmrec.seed_study LABEL=FOLDER ... --out PREFIX`: two or more finished seed studies side by
+    side, written to PREFIX.csv and PREFIX.png."""
+    import argparse
+
+    p = argparse.ArgumentParser(prog="python -m vmrec.seed_study", description=main.__doc__)
+    p.add_argument("studies", nargs="+", help="label=folder of a finished study, e.g. "
+                   "simple=results/seed_study platform=results/seed_study-platform")
+    p.add_argument("--out", required=True, help="output prefix (PREFIX.csv, PREFIX.png)")
+    args = p.parse_args(argv)
+    studies = {}
+    for item in args.studies:
+        label, sep, folder = item.partition("=")
+        if not sep or not label or not folder:
+            p.error(f"expected LABEL=FOLDER, got {item!r}")
+        studies[label] = folder
+    table = compare(studies, f"{args.out}.csv", f"{args.out}.png")
+    print(table.to_string(index=False))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
