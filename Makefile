@@ -7,13 +7,14 @@ JOBS   ?= 4
 # Extra arguments for snakemake, e.g. `make run ARGS="--config scale=tiny"`.
 ARGS   ?=
 
-.PHONY: run test bench report lint clean help gpu-check perf-table seeds
+.PHONY: run test bench report lint clean help gpu-check perf-table seeds worlds
 
 help:
 	@echo "make run    build everything on the default config (synthetic KuaiRec, small scale)"
 	@echo "make test   run the test suite"
 	@echo "make bench  run the benchmarks (writes bench/)"
 	@echo "make seeds  the seed study: the synthetic pipeline per data seed and planted w* (config key seed_study)"
+	@echo "make worlds both worlds' seed studies side by side (results/seed_study-worlds.csv, .png)"
 	@echo "make report build the self-contained HTML report of the last run (report.html)"
 	@echo "make lint   ruff + snakemake --lint"
 	@echo "make gpu-check  train the tiny pipeline's models on CUDA and print epoch times (needs a GPU)"
@@ -40,6 +41,11 @@ bench: $(STAMP)
 seeds: $(STAMP)
 	$(BIN)/snakemake -s seed_study.smk -j$(JOBS) $(ARGS)
 
+# Both worlds' seed studies side by side (run `make seeds` with configs/simple.yaml and configs/platform.yaml first).
+worlds: $(STAMP)
+	$(BIN)/python -m vmrec.seed_study simple=results/seed_study platform=results/seed_study-platform \
+		--out results/seed_study-worlds
+
 report: $(STAMP)
 	$(BIN)/snakemake -j1 --report report.html $(ARGS)
 
@@ -52,7 +58,7 @@ gpu-check: $(STAMP)
 
 # Table of wall time and peak memory per rule from a run's benchmark files (docs/performance.md).
 perf-table: $(STAMP)
-	$(BIN)/python scripts/report_perf_table.py results/$${DATASET:-synthetic-small}/benchmarks
+	$(BIN)/python scripts/report_perf_table.py results/$${DATASET:-synthetic-small-platform}/benchmarks
 
 lint: $(STAMP)
 	$(BIN)/ruff check src scripts tests

@@ -2,7 +2,7 @@
 finished run's edge table, print val / test / small AUC per head, save its predictions.
 
     PYTHONPATH=src python scripts/gnn_ablation.py lightgcn_h64 --lr 0.01 --bs 8192 --l2 0.003 --layers 2 \
-        --edges results/synthetic-small/features/edges.parquet --out results/exp
+        --edges results/synthetic-small-platform/features/edges.parquet --out results/exp
     PYTHONPATH=src python scripts/gnn_ablation.py --paired mf_h64_full lightgcn_h64_... --edges ... --out ...
 
 Variants: --layers (K; 0 = no propagation, i.e. matrix factorisation through the LightGCN code path),
@@ -77,7 +77,7 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("model", nargs="?")
     ap.add_argument("--paired", nargs="+", help="saved tags: baseline first")
-    ap.add_argument("--edges", default="results/synthetic-small/features/edges.parquet")
+    ap.add_argument("--edges", default="results/synthetic-small-platform/features/edges.parquet")
     ap.add_argument("--out", default="results/exp")
     ap.add_argument("--lr", type=float, default=0.003)
     ap.add_argument("--bs", type=int, default=2048)

@@ -55,6 +55,20 @@ def snakemake_cmd(repo: Path, workdir: Path, *args: str, config: tuple[str, ...]
     return cmd + list(args)
 
 
+def tiny_dataset(*extra: dict) -> str:
+    """The dataset name (results/<name>/) of the tests' tiny config (config.yaml, then tests/tiny.yaml,
+    then `extra` dicts), as the workflow computes it: synthetic-tiny, or synthetic-tiny-<world> when the
+    config's world is not simple."""
+    from vmrec.config import _merge, dataset_name, validate_config
+
+    cfg: dict = {}
+    for part in (ROOT / "config.yaml", TINY_CONFIG):
+        cfg = _merge(cfg, yaml.safe_load(part.read_text(encoding="utf-8")) or {})
+    for part in extra:
+        cfg = _merge(cfg, part)
+    return dataset_name(validate_config(cfg))
+
+
 def env() -> dict[str, str]:
     """Environment of a Snakemake child: few threads (the test machine has 2 cores), no colour codes."""
     e = dict(os.environ)
@@ -69,7 +83,7 @@ class Workflow:
     repo: Path
     workdir: Path
     config: tuple[str, ...] = ()
-    dataset: str = "synthetic-tiny"
+    dataset: str = field(default_factory=tiny_dataset)
     runs: list[str] = field(default_factory=list)
     targets: tuple[str, ...] = ()  # empty: the default target (rule all)
 

@@ -17,7 +17,7 @@ def default_config() -> dict:
 def test_default_config_is_valid_and_complete():
     cfg = load_config(ROOT / "config.yaml")
     assert cfg["dataset"] == "synthetic" and cfg["scale"] == "small"
-    assert dataset_name(cfg) == "synthetic-small"
+    assert dataset_name(cfg) == "synthetic-small-platform" and cfg["synthetic"]["world"] == "platform"
     assert cfg["labels"]["complete_ratio"] == 0.9
 
 

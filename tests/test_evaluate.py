@@ -13,6 +13,7 @@ import pandas as pd
 import pytest
 from _fake_edges import make_fake_edges
 from sklearn.metrics import log_loss, roc_auc_score
+from snakerun import tiny_dataset
 
 from vmrec.contracts import HEADS, METRIC_COLUMNS, PROB_COLUMNS
 from vmrec.evaluate import (
@@ -122,7 +123,8 @@ def _snakemake(workdir: Path, dims: list[int], *args: str, lightgcn: tuple[int, 
     cfg = workdir / "dims.yaml"
     cfg.write_text(f"scale: tiny\nmodels:\n  hidden_dims: {dims}\n  lightgcn_dims: {list(lightgcn)}\n")
     models = ["logreg", "edge_mlp", *(f"lightgcn_h{d}" for d in lightgcn), *(f"gnn_h{d}" for d in dims)]
-    targets = [f"results/synthetic-tiny/metrics/{m}.csv" for m in models]
+    dataset = tiny_dataset()  # config.yaml's world at the tiny scale
+    targets = [f"results/{dataset}/metrics/{m}.csv" for m in models]
     out = subprocess.run(
         [sys.executable, "-m", "snakemake", "-s", str(ROOT / "Snakefile"), "--directory", str(workdir),
          "--configfile", str(ROOT / "config.yaml"), str(cfg), "--cores", "1", *args, *targets],

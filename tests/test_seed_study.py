@@ -78,20 +78,22 @@ def test_seed_run_config_merges_the_study_settings_and_sets_the_seed(tmp_path):
     assert cfg["synthetic"]["value_weights"] == draw_w_star(4, DEFAULT_STUDY["w_star"])
     assert cfg["value_model"]["bootstrap"] == 3 and cfg["evaluate"]["bootstrap"] == 7
     assert cfg["labels"] == config["labels"]  # the rest of the config as it was
-    assert dataset_name(validate_config(cfg)) == "synthetic-tiny-seed4"
+    assert dataset_name(validate_config(cfg)) == "synthetic-tiny-platform-seed4"  # config.yaml's world
     assert seeds(validate_config(config)["seed_study"]) == [3, 4]
     assert seed_run_config(config, 4) == cfg, "not deterministic"
 
 
 def test_run_name_suffixes_the_dataset_name():
-    assert dataset_name(validate_config({"scale": "tiny"})) == "synthetic-tiny"
-    assert dataset_name(validate_config({"scale": "tiny", "run_name": "seed3"})) == "synthetic-tiny-seed3"
+    simple = {"scale": "tiny", "synthetic": {"world": "simple"}}
+    assert dataset_name(validate_config(simple)) == "synthetic-tiny"
+    assert dataset_name(validate_config({**simple, "run_name": "seed3"})) == "synthetic-tiny-seed3"
     assert dataset_name(validate_config({"dataset": "kuairec", "run_name": "a_1"})) == "kuairec-a_1"
 
 
 def test_a_world_other_than_simple_names_its_own_folders():
     platform = {"scale": "tiny", "synthetic": {"world": "platform"}}
     assert dataset_name(validate_config(platform)) == "synthetic-tiny-platform"
+    assert dataset_name(validate_config({"scale": "tiny"})) == "synthetic-tiny-platform"  # the default world
     assert dataset_name(validate_config({**platform, "run_name": "seed3"})) == "synthetic-tiny-platform-seed3"
     simple = {"scale": "tiny", "synthetic": {"world": "simple"}}
     assert dataset_name(validate_config(simple)) == "synthetic-tiny"
@@ -267,8 +269,8 @@ def test_dry_run_lists_one_job_per_seed(tmp_path):
     out = proc.stdout + proc.stderr
     assert proc.returncode == 0, out[-4000:]
     assert jobs_of(out) == {"seed_config": 3, "seed_run": 3, "seed_study": 1}, out[-3000:]
-    for seed in (7, 8, 9):
-        assert f"results/seed_study/runs/seed{seed}.json" in out
+    for seed in (7, 8, 9):  # config.yaml's world is platform: the study's own folder
+        assert f"results/seed_study-platform/runs/seed{seed}.json" in out
     assert "seed6" not in out and "seed10" not in out
 
 
@@ -303,11 +305,36 @@ def test_run_seed_reports_a_failed_seed_with_its_logs(tmp_path):
     with pytest.raises(SeedRunError) as e:
         run_seed(**kwargs)
     msg = str(e.value)
-    assert "seed 4" in msg and "results/synthetic-tiny-seed4/" in msg
+    assert "seed 4" in msg and "results/synthetic-tiny-platform-seed4/" in msg  # the default world
     assert "make_out (log: logs/make_out.log)" in msg and str(kwargs["snakemake_log"]) in msg
     assert not kwargs["marker"].exists()
     (tmp_path / "broken").unlink()  # fixed: the same call finishes and records the run
     record = run_seed(**kwargs)
     assert json.loads(kwargs["marker"].read_text(encoding="utf-8")) == record
-    assert record["results"] == "results/synthetic-tiny-seed4" and record["w_star"] == cfg["synthetic"][
-        "value_weights"]
+    assert record["results"] == "results/synthetic-tiny-platform-seed4"
+    assert record["w_star"] == cfg["synthetic"]["value_weights"]
+
+
+def test_two_studies_side_by_side(tmp_path):
+    """python -m vmrec.seed_study LABEL=FOLDER ... --out PREFIX: per headline number one row per study
+    (in the order given), and the figure; a study without its summary is named."""
+    from vmrec.seed_study import main
+
+    rows = [{"seed": s, "run": f"seed{s}", "dataset": "d", "best_model": "m", "angle_error_deg": a,
+             "auc_test.best": 0.7 + s / 100} for s, a in ((1, 10.0), (2, 30.0))]
+    for label, shift in (("simple", 0.0), ("platform", 5.0)):
+        (tmp_path / label).mkdir()
+        summary = summary_table([{**r, "angle_error_deg": r["angle_error_deg"] + shift} for r in rows])
+        summary.to_csv(tmp_path / label / "summary.csv", index=False)
+    out = tmp_path / "cmp"
+    studies = [f"simple={tmp_path / 'simple'}", f"platform={tmp_path / 'platform'}"]
+    assert main([*studies, "--out", str(out)]) == 0
+    table = pd.read_csv(f"{out}.csv")
+    assert list(table["study"][:2]) == ["simple", "platform"]
+    assert list(table["metric"][:2]) == ["angle_error_deg"] * 2
+    assert list(table["mean"][:2]) == [20.0, 25.0] and list(table["worst"][:2]) == [30.0, 35.0]
+    assert (tmp_path / "cmp.png").read_bytes()[:4] == b"\x89PNG"
+    with pytest.raises(FileNotFoundError, match="study 'x': no .*summary.csv"):
+        main([f"x={tmp_path / 'nothing'}", "--out", str(out)])
+    with pytest.raises(SystemExit):
+        main(["no-label", "--out", str(out)])

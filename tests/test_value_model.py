@@ -416,10 +416,15 @@ def test_pipeline_estimate_reports_the_same_heads_on_the_logged_pools(tiny_workd
         assert np.linalg.norm(list(ref[name]["w"].values())) == pytest.approx(1.0)
         assert 0 <= ref[name]["angle_error_deg"] <= 180
     assert w["settings"]["source"] == "model" and "logged_pools_note" in ref
-    # the same estimators with the true heads (the simple world's policy ranked on them; no platform heads)
-    for name in ("true_heads_pool_marginal", "true_heads_plackett_luce"):
+    # the same estimators with the true heads and, in the platform world (config.yaml's default), with the
+    # platform's own heads that its policy ranked on; the simple world has no such heads
+    platform = tiny_workdir.dataset.endswith("-platform")
+    planted = ["true_heads_pool_marginal", "true_heads_plackett_luce"]
+    planted += ["platform_heads_pool_marginal", "platform_heads_plackett_luce"] if platform else []
+    for name in planted:
         assert set(ref[name]["w"]) == set(HEADS) and 0 <= ref[name]["angle_error_deg"] <= 180, name
-    assert "planted_heads_note" in ref and not any(k.startswith("platform_heads") for k in ref)
+    assert "planted_heads_note" in ref
+    assert {k for k in ref if k.startswith(("true_heads", "platform_heads"))} == set(planted)
     # both estimators side by side, the default one reported as w_hat, each scored against w*
     assert set(w["methods"]) == {"pool-marginal Plackett-Luce", "embedding matching"}
     assert w["method"] == "pool-marginal Plackett-Luce" and w["w_hat"] == w["methods"][w["method"]]["w"]

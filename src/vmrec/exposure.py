@@ -2,6 +2,9 @@
 
     python -m vmrec.exposure results/synthetic-small data/raw/synthetic-small/truth --model mf_h64
 
+(a run of the simple world, `make run ARGS="--configfile configs/simple.yaml"`: the platform world's truth
+has no planted pool-inclusion propensity, docs/data.md)
+
 A model trained on the policy's views over-rates the candidates the policy passed over (report/offpolicy.csv).
 This study trains one model of a finished run twice or more on the same graph, seed and selected learning
 rate and batch: plainly, and with each train view's loss weighted by 1 / max(p_list, clip) (normalised to

@@ -1,6 +1,6 @@
 """How much of the oracle AUC can a model learn from the logged views? (synthetic data only)
 
-    python -m vmrec.learnability results/synthetic-small data/raw/synthetic-small/truth
+    python -m vmrec.learnability results/synthetic-small-platform data/raw/synthetic-small-platform/truth
 
 On the big-matrix test split, per head, the AUC of:
   oracle             the true probabilities (truth/)

@@ -2,6 +2,9 @@
 
     python -m vmrec.propensity_model results/synthetic-small data/raw/synthetic-small/truth
 
+(a run of the simple world, `make run ARGS="--configfile configs/simple.yaml"`: the calibration needs the
+planted pool-inclusion propensity, which the platform world's truth does not have, docs/data.md)
+
 **What it estimates.** pi(s, v): the probability that logged session s (its user, the local hour of its
 start, its logged length n_s) shows video v, for every video of the catalogue (item_categories). Only what
 the real release has is read: the sessions of big_matrix's views (sessions/sessions.parquet, train split),

@@ -33,21 +33,24 @@ _READ_KW = {"kuairec_caption_category.csv": {"lineterminator": "\n"}}
 
 
 def raw_dir_for(ctx: BenchContext) -> Path:
-    """The synthetic raw folder of ctx.scale, generated with the default config if missing or made by
-    another generator version."""
-    from vmrec.config import validate_config
+    """The synthetic raw folder of ctx.scale in the default world (the folder a default run of that scale
+    uses), generated with the default config if missing or made by another generator version or world."""
+    from vmrec.config import dataset_name, validate_config
     from vmrec.synthetic import GENERATOR_VERSION, generate
 
-    root = ctx.root / "data" / "raw" / f"synthetic-{ctx.scale}"
+    cfg = validate_config({"scale": ctx.scale})
+    syn = cfg["synthetic"]
+    root = ctx.root / "data" / "raw" / dataset_name(cfg)
     data = root / RAW_SUBDIR
     truth = root / "truth" / "truth.json"
-    current = truth.is_file() and json.loads(truth.read_text(encoding="utf-8")).get(
-        "generator_version") == GENERATOR_VERSION
+    made = json.loads(truth.read_text(encoding="utf-8")) if truth.is_file() else {}
+    current = (made.get("generator_version") == GENERATOR_VERSION
+               and made.get("world", "simple") == syn["world"])
     if not (current and all((data / f).is_file() for f in RAW_FILES)):
-        syn = validate_config({"scale": ctx.scale})["synthetic"]
-        print(f"generating {root} (scale={ctx.scale}; takes minutes at full scale) ...", flush=True)
+        print(f"generating {root} (scale={ctx.scale}, world {syn['world']}; takes minutes at full scale) ...",
+              flush=True)
         generate(root, scale=ctx.scale, seed=syn["seed"], value_weights=syn["value_weights"],
-                 noise_scale=syn["noise_scale"])
+                 noise_scale=syn["noise_scale"], world=syn["world"])
     return data
 
 

@@ -108,7 +108,11 @@ def batch_sizes(model: str, scale: str, device: str) -> list[int]:
 def run(ctx: BenchContext) -> BenchResult:
     import torch
 
-    graph_path = ctx.root / "results" / f"synthetic-{ctx.scale}" / "graph" / "graph.pt"
+    from vmrec.config import dataset_name, validate_config
+
+    # the graph of a default run at this scale, if one exists (its world's folder)
+    run = dataset_name(validate_config({"scale": ctx.scale}))
+    graph_path = ctx.root / "results" / run / "graph" / "graph.pt"
     devices = ["cpu"] + (["cuda"] if torch.cuda.is_available() else [])
     rows, raw = [], {}
     for device in devices:
