@@ -427,7 +427,7 @@ def test_pipeline_estimate_reports_the_same_heads_on_the_logged_pools(tiny_workd
     assert {k for k in ref if k.startswith(("true_heads", "platform_heads"))} == set(planted)
     # both estimators side by side, the default one reported as w_hat, each scored against w*
     assert set(w["methods"]) == {"pool-marginal Plackett-Luce", "embedding matching"}
-    assert w["method"] == "pool-marginal Plackett-Luce" and w["w_hat"] == w["methods"][w["method"]]["w"]
+    assert w["method"] == "embedding matching" and w["w_hat"] == w["methods"][w["method"]]["w"]  # the default
     for m in w["methods"].values():
         assert set(m["w"]) == set(HEADS) and set(m["intervals"]) == set(HEADS)
         assert 0 <= m["angle_error_deg"] <= 180 and -1 <= m["kendall_tau"] <= 1
