@@ -8,6 +8,8 @@ import json
 import re
 import shutil
 import subprocess
+import types
+from pathlib import Path
 
 import pandas as pd
 import pytest
@@ -24,6 +26,7 @@ from vmrec.htmlreport import (
     write_headline,
 )
 
+ROOT = Path(__file__).resolve().parents[1]
 BROWSERS = ("chromium", "chromium-browser", "google-chrome")
 CHROMIUM = next((shutil.which(b) for b in BROWSERS if shutil.which(b)), None)
 
@@ -178,3 +181,25 @@ def test_html_report_renders_in_headless_chromium(tiny_workdir, tmp_path):
         assert fig.name in html, f"figure {fig.name} missing from the report"
     broken = [m for m in re.findall(r"<img[^>]*>", dom) if 'src=""' in m]
     assert not broken, f"broken images: {broken[:3]}"
+
+
+@pytest.mark.parametrize("cfg", [
+    {"scale": "tiny"},
+    {"scale": "small", "synthetic": {"world": "simple"}},
+    {"scale": "tiny", "run_name": "seed3"},
+    {"scale": "tiny", "synthetic": {"world": "simple"}, "run_name": "seed3"},
+    {"dataset": "kuairec"},
+    {"dataset": "kuairec", "run_name": "a_1"},
+])
+def test_report_description_includes_the_runs_own_headline(cfg):
+    """report/workflow.rst spells the run's folder in Jinja (Snakemake renders it with the config only):
+    it must name the folder vmrec.config.dataset_name gives, for every world and run_name."""
+    import jinja2
+
+    from vmrec.config import dataset_name, validate_config
+
+    full = validate_config(cfg)
+    text = (ROOT / "report" / "workflow.rst").read_text(encoding="utf-8")
+    rendered = jinja2.Template(text).render(snakemake=types.SimpleNamespace(config=full))
+    includes = re.findall(r"^\.\. include:: (\S+)$", rendered, flags=re.M)
+    assert includes == [f"results/{dataset_name(full)}/report/headline.rst"], rendered
