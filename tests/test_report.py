@@ -200,6 +200,11 @@ def test_report_description_includes_the_runs_own_headline(cfg):
 
     full = validate_config(cfg)
     text = (ROOT / "report" / "workflow.rst").read_text(encoding="utf-8")
-    rendered = jinja2.Template(text).render(snakemake=types.SimpleNamespace(config=full))
+    env = jinja2.Environment(trim_blocks=True, lstrip_blocks=True)  # as Snakemake's report renders it
+    rendered = env.from_string(text).render(snakemake=types.SimpleNamespace(config=full))
     includes = re.findall(r"^\.\. include:: (\S+)$", rendered, flags=re.M)
     assert includes == [f"results/{dataset_name(full)}/report/headline.rst"], rendered
+    # a directive of its own: a blank line before and after it, the first line is the title
+    at = rendered.splitlines().index(f".. include:: {includes[0]}")
+    assert rendered.splitlines()[at - 1] == "" and rendered.splitlines()[at + 1] == ""
+    assert rendered.startswith("vmrec: a multi-head value model"), rendered[:200]
