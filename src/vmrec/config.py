@@ -135,12 +135,18 @@ def load_config(path: str | Path, overrides: dict[str, Any] | None = None) -> di
     return validate_config(cfg)
 
 
+def synthetic_world(cfg: dict) -> str:
+    """The synthetic world a config asks for (`synthetic.world`; a config not yet validated may lack it:
+    simple, the world of configs written before there were two)."""
+    return cfg.get("synthetic", {}).get("world", "simple")
+
+
 def dataset_name(cfg: dict) -> str:
     """Name of the run's data: `synthetic-<scale>` (`synthetic-<scale>-<world>` for a world other than
     simple, so that the two worlds' runs never share a folder) or `kuairec`, with `-<run_name>` when the
     config sets `run_name`; results go to results/<name>/ (and synthetic raw data to data/raw/<name>/)."""
     if cfg["dataset"] == "synthetic":
-        world = cfg.get("synthetic", {}).get("world", "simple")
+        world = synthetic_world(cfg)
         name = f"synthetic-{cfg['scale']}" + ("" if world == "simple" else f"-{world}")
     else:
         name = "kuairec"

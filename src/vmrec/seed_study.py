@@ -44,7 +44,7 @@ import numpy as np
 import pandas as pd
 import yaml
 
-from vmrec.config import ConfigError, _merge, dataset_name, validate_config
+from vmrec.config import ConfigError, _merge, dataset_name, synthetic_world, validate_config
 from vmrec.contracts import HEADS
 from vmrec.io import atomic_path, write_json, write_text
 
@@ -77,7 +77,7 @@ def study_dir(run_config: dict) -> str:
     """The study's folder: results/seed_study for runs of the simple world, results/seed_study-<world> for
     another world (`run_config`: a seed's run config, `seed_run_config`), so that a study of each world
     keeps its own configs, records, table and figure (their runs' folders differ too: `dataset_name`)."""
-    world = run_config.get("synthetic", {}).get("world", "simple")
+    world = synthetic_world(run_config)
     return STUDY_DIR if world == "simple" else f"{STUDY_DIR}-{world}"
 
 
