@@ -11,8 +11,9 @@ if SYNTHETIC:
         params:
             scale=config["scale"],
             synthetic=config["synthetic"],
+        threads: SYNTHESIZE_THREADS
         resources:
-            mem_mb=lambda wc: {"tiny": 1000, "small": 2000, "full": 6000}[config["scale"]],
+            mem_mb=SYNTHESIZE_MEM_MB[(synthetic_world(config), config["scale"])],
             runtime=lambda wc: {"tiny": 5, "small": 10, "full": 30}[config["scale"]],
         log:
             f"{LOGS}/synthesize.log",

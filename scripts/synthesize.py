@@ -14,7 +14,7 @@ def main(smk) -> None:
     log.info("generating synthetic KuaiRec (scale=%s, seed=%s, world=%s) into %s", smk.params.scale,
              syn["seed"], syn["world"], root)
     generate(root, scale=smk.params.scale, seed=syn["seed"], value_weights=syn["value_weights"],
-             noise_scale=syn["noise_scale"], world=syn["world"])
+             noise_scale=syn["noise_scale"], world=syn["world"], threads=smk.threads)
     stats = json.loads((root / "truth" / "truth.json").read_text(encoding="utf-8"))["stats"]
     log.info("distributions (also in truth/truth.json):\n%s", json.dumps(stats, indent=1))
 

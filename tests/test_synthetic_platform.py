@@ -228,8 +228,10 @@ def test_platform_heads_replace_the_true_heads_of_the_same_rows(raw):
 
 
 def test_platform_deterministic_and_distinct_from_simple(tmp_path, raw, tiny_raw, tiny_config):
+    """Byte-identical for a seed whatever the threads (the fixture ran on one thread, this on two)."""
     syn = tiny_config["synthetic"]
-    generate(tmp_path / "a", "tiny", syn["seed"], syn["value_weights"], syn["noise_scale"], world="platform")
+    generate(tmp_path / "a", "tiny", syn["seed"], syn["value_weights"], syn["noise_scale"], world="platform",
+             threads=2)
 
     def digest(root: Path) -> dict[str, str]:
         return {str(p.relative_to(root)): hashlib.sha256(p.read_bytes()).hexdigest()
@@ -243,3 +245,57 @@ def test_platform_deterministic_and_distinct_from_simple(tmp_path, raw, tiny_raw
     assert a[f"{RAW_SUBDIR}/big_matrix.csv"] != simple[f"{RAW_SUBDIR}/big_matrix.csv"]
     with pytest.raises(ValueError, match="world"):
         generate(tmp_path / "b", "tiny", 0, syn["value_weights"], 1.0, world="real")
+
+
+# --- the threaded retrieval's building blocks -------------------------------------------------------------
+
+
+def test_smallest_k_equals_the_argpartition_reference():
+    """torch.topk with a tie fallback returns exactly what argpartition + a stable argsort return, ties
+    (which topk orders its own way) and +inf (excluded videos) included, for per-row sizes."""
+    rng = np.random.default_rng(0)
+    a = rng.standard_normal((400, 1500)).astype(np.float32)
+    a[:, :200] = np.round(a[:, :200], 1)  # many exact ties
+    a[::5, 700:1200] = np.inf
+    a[3] = 1.0  # a row of nothing but ties
+    for largest in (1, 2, 50, 333, 1499, 1500):
+        sizes = rng.integers(1, largest + 1, len(a))
+        sizes[0] = largest
+        got, ref = plat.smallest_k(a, sizes), plat._smallest_k_reference(a, largest)
+        valid = np.arange(largest)[None, :] < sizes[:, None]
+        assert got.shape == ref.shape
+        np.testing.assert_array_equal(got[valid], ref[valid], err_msg=f"largest size {largest}")
+
+
+@pytest.mark.parametrize("before", [0, 1, 2])
+def test_float32_stream_draws_any_slice_of_the_sequential_stream(before):
+    """Float32Stream gives the uniforms rng.random(dtype=float32) would give in order, at any position
+    (odd, even, after a kept half-draw), and leaves rng where the sequential draws would."""
+    from vmrec.synthetic.parallel import Float32Stream
+
+    rng, ref = np.random.default_rng(11), np.random.default_rng(11)
+    rng.random(before, dtype=np.float32)
+    ref.random(before, dtype=np.float32)
+    stream = Float32Stream(rng)
+    seq = ref.random((7, 13), dtype=np.float32).ravel()
+    for pos, n in ((0, 1), (0, 91), (1, 5), (2, 8), (37, 40)):
+        np.testing.assert_array_equal(stream.draw(pos, (n,)), seq[pos:pos + n], err_msg=f"pos {pos}")
+    stream.finish(len(seq))
+    np.testing.assert_array_equal(rng.random(5, dtype=np.float32), ref.random(5, dtype=np.float32))
+    np.testing.assert_array_equal(rng.standard_normal(3), ref.standard_normal(3))
+    assert not Float32Stream.supported(np.random.Generator(np.random.MT19937(1)))
+
+
+def test_ordered_map_keeps_the_order_of_its_items():
+    from vmrec.synthetic.parallel import ordered_map
+
+    items = [(i, 0.001 * (7 - i % 7)) for i in range(40)]
+
+    def slow(i, pause):
+        import time
+
+        time.sleep(pause)  # later items finish first: the order must come from the items
+        return i * i
+
+    for threads in (1, 2, 3):
+        assert list(ordered_map(slow, iter(items), threads)) == [i * i for i, _ in items]

@@ -27,11 +27,12 @@ def generate_world(out_dir: str, scale: str, world: str) -> dict[str, float]:
     """One world's files into `out_dir` with the default generator settings (run inside a worker)."""
     from vmrec.config import validate_config
     from vmrec.synthetic import generate
+    from vmrec.synthetic.generator import THREADS
 
     syn = validate_config({"scale": scale})["synthetic"]
     t0 = time.perf_counter()
     generate(Path(out_dir), scale=scale, seed=syn["seed"], value_weights=syn["value_weights"],
-             noise_scale=syn["noise_scale"], world=world)
+             noise_scale=syn["noise_scale"], world=world, threads=THREADS)
     seconds = time.perf_counter() - t0
     size = sum(p.stat().st_size for p in Path(out_dir).rglob("*") if p.is_file())
     return {"total": seconds, "mb": size / 2**20}

@@ -57,17 +57,26 @@ def _as_weight_vector(value_weights: dict) -> np.ndarray:
 PROPENSITY_STREAM = 18
 """Second seed word of the generator stream of the planted propensities' Monte Carlo draws."""
 
+THREADS = 2
+"""Threads of the synthesize rule and of `make bench --only generate` (the output does not depend on it)."""
+
+MEM_MB = {("simple", "tiny"): 1000, ("simple", "small"): 2000, ("simple", "full"): 6000,
+          ("platform", "tiny"): 1500, ("platform", "small"): 2500, ("platform", "full"): 10000}
+"""Memory the synthesize rule asks for, per (world, scale): the measured peak RSS with THREADS threads
+(simple 0.46 / 0.83 / 3.6 GB, platform 0.69 / 1.16 / 7.7 GB at tiny / small / full) with headroom."""
+
 
 def generate(root: Path, scale: str, seed: int, value_weights: dict, noise_scale: float,
-             world: str = "simple") -> None:
+             world: str = "simple", threads: int = 1) -> None:
     """Write a synthetic KuaiRec 2.0 to root/"KuaiRec 2.0/data" (7 CSVs) and root/"truth" (planted truth).
 
     `world`: "simple" (the policy ranks on the truth, pools by popularity) or "platform"
     (synthetic.platform: the policy's own heads, personalised retrieval, logged daily statistics,
-    nonlinear affinity, position and fatigue).
+    nonlinear affinity, position and fatigue). `threads`: threads for the platform world's retrieval and
+    pool probabilities (the simple world runs on one).
 
-    Deterministic: the same arguments give byte-identical files. Atomic: everything is written into a
-    temporary folder under `root` and renamed into place at the end.
+    Deterministic: the same arguments give byte-identical files, whatever `threads`. Atomic: everything
+    is written into a temporary folder under `root` and renamed into place at the end.
     """
     if scale not in SCALES:
         raise ValueError(f"scale must be one of {sorted(SCALES)}; found {scale!r}")
@@ -88,7 +97,7 @@ def generate(root: Path, scale: str, seed: int, value_weights: dict, noise_scale
     plog = None
     if kind == "platform":
         world = build_platform_world(world, spec, np.random.default_rng(ss.spawn(1)[0]))
-        plog = simulate_platform_big(world, spec, weights, noise_scale, r_big, r_prop)
+        plog = simulate_platform_big(world, spec, weights, noise_scale, r_big, r_prop, threads=threads)
         big = plog.big
     else:
         big = simulate_big(world, spec, weights, noise_scale, r_big, r_prop)

@@ -36,6 +36,7 @@ from scipy.special import expit, logit
 from vmrec.contracts import N_TAGS, PLATFORM_PROB_COLUMNS
 from vmrec.synthetic.behaviour import _head_probs_from, _mixture, _sample_play, head_probs
 from vmrec.synthetic.clock import SMALL_RANGE, day_index, day_to_yyyymmdd, local_day, local_hour
+from vmrec.synthetic.parallel import Float32Stream, ordered_map
 from vmrec.synthetic.policy import (
     SESSION_END_GAP_MS,
     BigLog,
@@ -65,6 +66,7 @@ HEAD_BIAS_STD = 0.5  # std of the per-video bias (per head)
 # retrieval: score = RET_AFF * a(u, v) + RET_POP * log pop(v) + RET_RECENCY * -log1p(age days)
 RET_AFF, RET_POP, RET_RECENCY = 0.5, 1.3, 0.5
 RET_ERR_RANK, RET_ERR_STD = 4, 0.6  # the retrieval model's own error on the affinity
+PROB_CHUNK = 1 << 18  # pool rows per task of `pool_probs`
 # item daily statistics: platform counts = PLATFORM_FACTOR * logged counts * lognormal(DAILY_NOISE) +
 # Poisson background of BACKGROUND_SHOWS * popularity * V shows at the video's logged rates
 PLATFORM_FACTOR = 50.0
@@ -136,31 +138,119 @@ def retrieval_affinity(world: PlatformWorld, u: np.ndarray) -> np.ndarray:
     return a + 0.5 * g + world.ret_u[u] @ world.ret_v.T
 
 
-def _retrieve_pools(world: PlatformWorld, sess_user, sess_day, pool_size, rng):
+def _smallest_k_reference(a: np.ndarray, k: int) -> np.ndarray:
+    """(n, k) column indices of each row's k smallest values, ascending; ties in the order that
+    np.argpartition followed by a stable argsort leaves them (the definition `smallest_k` keeps)."""
+    n, m = a.shape
+    top = np.argpartition(a, k - 1, axis=1)[:, :k] if k < m else np.tile(np.arange(m), (n, 1))
+    order = np.argsort(np.take_along_axis(a, top, axis=1), axis=1, kind="stable")
+    return np.take_along_axis(top, order, axis=1)
+
+
+def smallest_k(a: np.ndarray, sizes: np.ndarray) -> np.ndarray:
+    """(n, k = max(sizes)) column indices of each row's smallest values, ascending, valid in the first
+    sizes[row] columns of the row (the rest is padding): the same as the first sizes[row] columns of
+    `_smallest_k_reference(a, k)`, about 3x faster.
+
+    torch.topk (sorted) takes the m + 1 smallest of each row, rows grouped by their own m = sizes[row]
+    (rounded up to a power of two, so most rows of a chunk select ~50, not the chunk's largest pool). A
+    row whose m + 1 smallest values are all distinct has one answer, the one topk gives; a row with a
+    tie among them (rare: float32 scores of continuous noise) is recomputed by the reference, whose tie
+    order is the definition. Measured on 372 rows of 10,728 float32 scores: topk of 51 takes 12 ms and
+    of 401 41 ms, argpartition 40 ms at either."""
+    import torch
+
+    sizes = np.asarray(sizes, dtype=np.int64)
+    n, m = a.shape
+    k = int(sizes.max())
+    if k + 1 > m:
+        return _smallest_k_reference(a, k)
+    top = np.zeros((n, k), dtype=np.int64)
+    tie = np.zeros(n, dtype=bool)
+    bucket = np.maximum(np.ceil(np.log2(np.maximum(sizes, 1))), 0).astype(np.int64)
+    for b in np.unique(bucket):
+        rows = np.flatnonzero(bucket == b)
+        kb = int(sizes[rows].max())
+        sub = a if len(rows) == n else a[rows]
+        vals, idx = torch.topk(torch.from_numpy(sub), kb + 1, dim=1, largest=False, sorted=True)
+        vals = vals.numpy()
+        top[rows, :kb] = idx.numpy()[:, :kb]
+        eq = vals[:, 1:] == vals[:, :-1]  # eq[:, j]: value j equals value j + 1
+        tie[rows] = (eq & (np.arange(kb)[None, :] < sizes[rows][:, None])).any(axis=1)
+    if tie.any():
+        top[tie] = _smallest_k_reference(a[tie], k)
+    return top
+
+
+def _retrieve_pools(world: PlatformWorld, sess_user, sess_day, pool_size, rng, threads: int = 1):
     """Pools: (session index, video) in draw order; pool_size distinct videos each, drawn without
-    replacement with probability ~ exp(score) (Gumbel top-k); small-block videos excluded for small users."""
+    replacement with probability ~ exp(score) (Gumbel top-k); small-block videos excluded for small users.
+
+    Sessions go in chunks of about 4M (session, video) scores, each a task on `threads` threads
+    (`ordered_map`): its uniforms (drawn by the task at its position in rng's stream, `Float32Stream`,
+    with more than one thread; in order in the calling thread with one), scores, the Gumbel transform and
+    the top-k. The pools, and rng's state after them, are byte-identical for any thread count.
+
+    The Gumbel noise is formed in place on the uniforms, as the negated score log(-log U) - score
+    (exactly -(score - log(-log U)) in IEEE arithmetic), so the top-k is a selection of its smallest
+    values (`smallest_k`) without a negated copy."""
     V = world.n_videos
     log_pop = np.log(world.pop)
-    out_s, out_v = [], []
     chunk = max(1, 4_000_000 // V)
-    for s0 in range(0, len(sess_user), chunk):
-        idx = np.arange(s0, min(s0 + chunk, len(sess_user)))
-        u = sess_user[idx]
-        users, u_inv = np.unique(u, return_inverse=True)  # sessions are sorted by user: few per chunk
+
+    stream = Float32Stream(rng) if threads > 1 and Float32Stream.supported(rng) else None
+
+    def chunks():
+        for s0 in range(0, len(sess_user), chunk):
+            idx = np.arange(s0, min(s0 + chunk, len(sess_user)))
+            # the chunk's uniforms: drawn here in stream order, or by the task at the chunk's position
+            yield idx, (rng.random((len(idx), V), dtype=np.float32) if stream is None else s0 * V)
+
+    def select(idx: np.ndarray, uniforms: np.ndarray | int):
+        neg = uniforms if stream is None else stream.draw(uniforms, (len(idx), V))
+        users, u_inv = np.unique(sess_user[idx], return_inverse=True)  # sessions sorted by user: few
         base = RET_AFF * retrieval_affinity(world, users) + RET_POP * log_pop[None, :]
         base[world.is_small_user[users][:, None] & world.is_small_video[None, :]] = -np.inf
         days, d_inv = np.unique(sess_day[idx], return_inverse=True)
         recency = -RET_RECENCY * np.log1p(np.maximum(days[:, None] - world.upload_day[None, :], 0))
-        score = (base.astype(np.float32)[u_inv] + recency.astype(np.float32)[d_inv]
-                 - np.log(-np.log(np.maximum(rng.random((len(idx), V), dtype=np.float32), 1e-30))))  # Gumbel
-        k = int(pool_size[idx].max())
-        top = np.argpartition(-score, k - 1, axis=1)[:, :k] if k < V else np.tile(np.arange(V), (len(idx), 1))
-        order = np.argsort(-np.take_along_axis(score, top, axis=1), axis=1, kind="stable")
-        top = np.take_along_axis(top, order, axis=1)
-        keep = np.arange(k)[None, :] < pool_size[idx][:, None]
-        out_s.append(np.broadcast_to(idx[:, None], top.shape)[keep])
-        out_v.append(top[keep])
+        base, recency = base.astype(np.float32), recency.astype(np.float32)
+        np.maximum(neg, 1e-30, out=neg)
+        np.log(neg, out=neg)
+        np.negative(neg, out=neg)
+        np.log(neg, out=neg)  # log(-log U) = -Gumbel
+        # rows of one (user, day) share a score row; sessions sorted by user, then start: a few runs
+        runs = np.r_[0, np.flatnonzero((np.diff(u_inv) != 0) | (np.diff(d_inv) != 0)) + 1, len(idx)]
+        for a, b in zip(runs[:-1], runs[1:], strict=True):
+            neg[a:b] -= base[u_inv[a]] + recency[d_inv[a]]
+        top = smallest_k(neg, pool_size[idx])
+        keep = np.arange(top.shape[1])[None, :] < pool_size[idx][:, None]
+        return np.broadcast_to(idx[:, None], top.shape)[keep], top[keep]
+
+    out_s, out_v = zip(*ordered_map(select, chunks(), threads), strict=True)
+    if stream is not None:
+        stream.finish(len(sess_user) * V)
     return np.concatenate(out_s), np.concatenate(out_v)
+
+
+def pool_probs(world: PlatformWorld, u: np.ndarray, v: np.ndarray, hour: np.ndarray, threads: int = 1,
+               chunk: int = PROB_CHUNK) -> tuple[np.ndarray, np.ndarray]:
+    """(true, platform): (n, 4) float64 head probabilities of pool rows (u, v) at `hour` without a
+    context offset, the truth (`head_probs`) and the platform's own (`platform_probs`).
+
+    In row chunks on `threads` threads: each row's value comes from the same elementwise operations
+    whatever the chunking, so the result is byte-identical for any thread count, and the temporaries
+    are a chunk's, not the whole pool table's."""
+    n = len(u)
+    true, plat = np.empty((n, 4)), np.empty((n, 4))
+
+    def work(sl: slice) -> None:
+        t = head_probs(world, u[sl], v[sl], hour[sl], world.dur[v[sl]])
+        true[sl] = t
+        plat[sl] = platform_probs(world, u[sl], v[sl], t)
+
+    for _ in ordered_map(work, ((slice(a, min(a + chunk, n)),) for a in range(0, n, chunk)), threads):
+        pass
+    return true, plat
 
 
 @dataclass
@@ -173,15 +263,15 @@ class PlatformLog:
 
 def simulate_platform_big(world: PlatformWorld, spec: ScaleSpec, weights: np.ndarray, noise_scale: float,
                           rng: np.random.Generator,
-                          prop_rng: np.random.Generator | None = None) -> PlatformLog:
+                          prop_rng: np.random.Generator | None = None, threads: int = 1) -> PlatformLog:
     """The platform policy's sessions; with `prop_rng`, the planted in-list propensities on the platform's
-    heads (synthetic.propensity; P(in the pool) of the personalised retrieval is not computed: null)."""
+    heads (synthetic.propensity; P(in the pool) of the personalised retrieval is not computed: null).
+    `threads`: threads for the retrieval and the pool rows' probabilities; the log is byte-identical for
+    any thread count."""
     sess_user, sess_len, sess_start, pool_size, sess_hour, stored = plan_pools(world, spec, rng)
     n_sess = len(sess_user)
-    cs, cv = _retrieve_pools(world, sess_user, local_day(sess_start), pool_size, rng)
-    u = sess_user[cs]
-    true = head_probs(world, u, cv, sess_hour[cs], world.dur[cv])
-    plat = platform_probs(world, u, cv, true)
+    cs, cv = _retrieve_pools(world, sess_user, local_day(sess_start), pool_size, rng, threads)
+    true, plat = pool_probs(world, sess_user[cs], cv, sess_hour[cs], threads)
     score = plat @ weights + noise_scale * rng.gumbel(size=len(cv))
     span = 2.0 * np.abs(score).max() + 1.0
     order = np.argsort(cs * span - score)
