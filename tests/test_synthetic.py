@@ -25,7 +25,7 @@ from vmrec.contracts import (
     TRUTH_POOLS,
     TRUTH_SMALL,
 )
-from vmrec.synthetic import float_repr, generate
+from vmrec.synthetic import WORLDS, float_repr, generate
 
 WEIGHTS = {"y_complete": 1.0, "y_long": 0.8, "y_rewatch": 0.6, "y_neg": -1.2}
 INTER_HEADER = ["user_id", "video_id", "play_duration", "video_duration", "time", "date", "timestamp",
@@ -403,3 +403,21 @@ def test_package_exports_what_the_code_imports():
     missing = {name: where for name, where in used.items() if not hasattr(synthetic, name)}
     assert not missing, f"names imported from vmrec.synthetic but not exported by it: {missing}"
     assert all(hasattr(synthetic, name) for name in synthetic.__all__)
+
+
+def test_truth_readers(tmp_path, world_raw, tiny_config):
+    """read_truth fills in the world of files older than the platform world and says what a missing
+    truth.json means; planted_weights and truth_world read the same file."""
+    from vmrec.synthetic.truth import planted_weights, read_truth, truth_world
+
+    truth = read_truth(world_raw / "truth")
+    assert truth["world"] in WORLDS
+    w = tiny_config["synthetic"]["value_weights"]
+    np.testing.assert_array_equal(planted_weights(world_raw / "truth"), [w[h] for h in HEADS])
+    assert truth_world(world_raw / "truth").n_videos == truth["sizes"]["n_videos"]
+    old = json.loads((world_raw / "truth" / TRUTH_JSON).read_text())
+    old.pop("world", None)
+    (tmp_path / TRUTH_JSON).write_text(json.dumps(old))
+    assert read_truth(tmp_path)["world"] == "simple"
+    with pytest.raises(FileNotFoundError, match=r"truth\.json: not found; expected the truth/ folder"):
+        read_truth(tmp_path / "nowhere")

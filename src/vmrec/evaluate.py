@@ -3,7 +3,6 @@ the reference rows (duration baseline, oracle on synthetic data), and the model-
 
 from __future__ import annotations
 
-import json
 import logging
 from pathlib import Path
 
@@ -14,7 +13,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
-from vmrec.contracts import HEADS, METRIC_COLUMNS, PROB_COLUMNS, TRUTH_BIG, TRUTH_JSON, TRUTH_SMALL  # noqa: E402
+from vmrec.contracts import HEADS, METRIC_COLUMNS, PROB_COLUMNS, TRUTH_BIG, TRUTH_SMALL  # noqa: E402
 from vmrec.metrics import (  # noqa: E402
     SortedScores,
     bootstrap_counts,
@@ -193,7 +192,9 @@ def oracle_predictions(edges: pd.DataFrame, truth_dir: str | Path, labels_cfg: d
     """True probabilities of every non-train edge from truth/ (synthetic data), or None with a warning
     when the config's label thresholds differ from those the truth refers to."""
     truth_dir = Path(truth_dir)
-    meta = json.loads((truth_dir / TRUTH_JSON).read_text(encoding="utf-8"))
+    from vmrec.synthetic.truth import read_truth
+
+    meta = read_truth(truth_dir)
     th = meta.get("label_thresholds", {})
     diff = {k: (labels_cfg.get(k), th.get(k)) for k in set(th) | set(labels_cfg)
             if not np.isclose(float(labels_cfg.get(k, np.nan)), float(th.get(k, np.nan)))}

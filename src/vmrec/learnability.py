@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import argparse
 import copy
-import json
 from pathlib import Path
 
 import numpy as np
@@ -26,9 +25,10 @@ import torch
 from scipy.special import logit
 from torch.nn import functional as F
 
-from vmrec.contracts import HEADS, TRUTH_JSON
+from vmrec.contracts import HEADS
 from vmrec.metrics import auc
 from vmrec.synthetic import head_probs, local_hour, make_world
+from vmrec.synthetic.truth import read_truth
 
 L2_GRID = (1.0, 3.0, 10.0, 30.0)
 
@@ -94,10 +94,10 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("results", type=Path, help="results/<dataset> of a synthetic run")
     ap.add_argument("truth", type=Path, help="the truth/ folder of the same synthetic data (truth.json)")
     args = ap.parse_args(argv)
-    truth = json.loads((args.truth / TRUTH_JSON).read_text(encoding="utf-8"))
+    truth = read_truth(args.truth)
     edges = pd.read_parquet(args.results / "features" / "edges.parquet",
                             columns=["user_id", "video_id", "timestamp", "split", *HEADS])
-    table = learnability(edges, truth["scale"], int(truth["seed"]), world=truth.get("world", "simple"))
+    table = learnability(edges, truth["scale"], int(truth["seed"]), world=truth["world"])
     metrics = args.results / "report" / "metrics.csv"
     if metrics.exists():
         m = pd.read_csv(metrics).query("split == 'test' and metric == 'auc' and model != 'oracle'")

@@ -26,14 +26,13 @@ TARGET_SECONDS = 120.0
 
 def one_estimate(truth_dir: str, max_sessions: int, seed: int = 0) -> dict[str, float]:
     """Estimate w on the planted pools with the default config; return time and angle errors."""
-    import json
 
-    import numpy as np
     import pyarrow.parquet as pq
     import torch
 
     from vmrec.config import validate_config
-    from vmrec.contracts import HEADS, TRUTH_JSON, TRUTH_POOLS
+    from vmrec.contracts import TRUTH_POOLS
+    from vmrec.synthetic.truth import planted_weights
     from vmrec.value_model.estimate import angle_deg, estimate_weights
     from vmrec.value_model.pipeline import estimate_kwargs
     from vmrec.value_model.plackett_luce import fit_plackett_luce
@@ -41,8 +40,7 @@ def one_estimate(truth_dir: str, max_sessions: int, seed: int = 0) -> dict[str, 
 
     torch.set_num_threads(1)
     vm = validate_config({})["value_model"]
-    truth = json.loads((Path(truth_dir) / TRUTH_JSON).read_text(encoding="utf-8"))
-    w_star = np.array([truth["value_weights"][h] for h in HEADS])
+    w_star = planted_weights(truth_dir)
     long = pq.read_table(Path(truth_dir) / TRUTH_POOLS).to_pandas()
     pools = pools_from_long(subsample_long(long, max_sessions, seed))
     kw = estimate_kwargs(vm, "cpu")
@@ -69,14 +67,14 @@ def one_estimate(truth_dir: str, max_sessions: int, seed: int = 0) -> dict[str, 
 def one_marginal_estimate(truth_dir: str, raw_dir: str, max_sessions: int, seed: int = 0) -> dict[str, float]:
     """The pool-marginal Plackett-Luce with the default config on the planted logged lists (true heads,
     pools unknown): time of the inputs, of the fit alone and of the fit with its bootstrap; angle to w*."""
-    import json
 
     import pyarrow.csv as pcsv
     import pyarrow.parquet as pq
     import torch
 
     from vmrec.config import validate_config
-    from vmrec.contracts import HEADS, TRUTH_JSON, TRUTH_POOLS
+    from vmrec.contracts import TRUTH_POOLS
+    from vmrec.synthetic.truth import planted_weights
     from vmrec.value_model.estimate import angle_deg
     from vmrec.value_model.inputs import planted_scorer
     from vmrec.value_model.marginal_pl import fit_marginal_pl, session_choice_data
@@ -86,8 +84,7 @@ def one_marginal_estimate(truth_dir: str, raw_dir: str, max_sessions: int, seed:
     torch.set_num_threads(1)
     vm = validate_config({})["value_model"]
     mpl = vm["marginal_pl"]
-    truth = json.loads((Path(truth_dir) / TRUTH_JSON).read_text(encoding="utf-8"))
-    w_star = np.array([truth["value_weights"][h] for h in HEADS])
+    w_star = planted_weights(truth_dir)
     t0 = time.perf_counter()
     cols = ["session_id", "user_id", "video_id", "shown", "position"]
     shown = pq.read_table(Path(truth_dir) / TRUTH_POOLS, columns=cols).to_pandas()

@@ -4,10 +4,14 @@
 (TRUTH_BIG); the pools (TRUTH_POOLS) come from the policy; `truth_record` is the content of TRUTH_JSON:
 the planted value weights, noise scale, label thresholds, session and pool rules, behaviour parameters
 and sizes. See (docs/data.md, "The synthetic world").
+
+Readers of a truth/ folder go through `read_truth` (TRUTH_JSON, its world filled in), `planted_weights`
+(w*) and `truth_world` (the users, videos and behaviour parameters it was generated from).
 """
 
 from __future__ import annotations
 
+import json
 from dataclasses import asdict
 from pathlib import Path
 
@@ -15,7 +19,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from vmrec.contracts import HEADS, PROB_COLUMNS
+from vmrec.contracts import HEADS, PROB_COLUMNS, TRUTH_JSON
 from vmrec.synthetic.behaviour import (
     LABEL_THRESHOLDS,
     LOOP_DURATION_POWER,
@@ -53,6 +57,31 @@ from vmrec.synthetic.world import (
 )
 
 GENERATOR_VERSION = "1.2"
+
+
+def read_truth(truth_dir: str | Path) -> dict:
+    """TRUTH_JSON of a synthetic truth/ folder, with "world" set (files from before the platform world
+    have none: simple)."""
+    path = Path(truth_dir) / TRUTH_JSON
+    if not path.is_file():
+        raise FileNotFoundError(f"{path}: not found; expected the truth/ folder of a synthetic KuaiRec "
+                                f"(vmrec.synthetic.generate), which the real release does not have")
+    truth = json.loads(path.read_text(encoding="utf-8"))
+    truth.setdefault("world", "simple")
+    return truth
+
+
+def planted_weights(truth_dir: str | Path) -> np.ndarray:
+    """The planted w* of a truth/ folder, in HEADS order."""
+    return np.array([read_truth(truth_dir)["value_weights"][h] for h in HEADS], dtype=float)
+
+
+def truth_world(truth_dir: str | Path) -> World:
+    """The World a truth/ folder was generated from (`make_world` of its scale, seed and world)."""
+    from vmrec.synthetic.world import make_world
+
+    truth = read_truth(truth_dir)
+    return make_world(truth["scale"], int(truth["seed"]), truth["world"])
 
 
 def write_probs(path: Path, cols: dict, probs: np.ndarray, extra: dict | None = None) -> None:

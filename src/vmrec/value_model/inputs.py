@@ -15,7 +15,6 @@ its policy ranked on (w* is defined over those: the estimand), and the policy's 
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -25,15 +24,14 @@ import pandas as pd
 import pyarrow.parquet as pq
 
 from vmrec.contracts import (
-    HEADS,
     N_TAGS,
     PLATFORM_PROB_COLUMNS,
     PROB_COLUMNS,
     TRUTH_BIG,
-    TRUTH_JSON,
     TRUTH_PLATFORM_POOLS,
     TRUTH_POOLS,
 )
+from vmrec.synthetic.truth import planted_weights, read_truth
 from vmrec.value_model.embeddings import ListEmbedder
 from vmrec.value_model.marginal_pl import ChoiceData, session_choice_data
 from vmrec.value_model.simulator import Pools, pools_from_long, resize_pools, subsample_long
@@ -77,10 +75,8 @@ class EstimateInputs:
 
 
 def planted_world(truth_dir: str | Path) -> str:
-    """The synthetic world of the planted truth (truth.json "world"; files of before the platform world
-    have none: simple)."""
-    truth = json.loads((Path(truth_dir) / TRUTH_JSON).read_text(encoding="utf-8"))
-    return truth.get("world", "simple")
+    """The name of the synthetic world of the planted truth (truth.json "world")."""
+    return read_truth(truth_dir)["world"]
 
 
 def platform_heads_long(truth_dir: str | Path, long: pd.DataFrame) -> pd.DataFrame:
@@ -107,12 +103,6 @@ def _reference_choices(vm, sess, views, truth_dir, seed, blocked, heads: list[st
 
     return {f"{h} heads": _choices(vm, sess, views, truth_scorer(truth_dir, sess, heads=h), seed, blocked)
             for h in heads}
-
-
-def planted_weights(truth_dir: str | Path) -> np.ndarray:
-    """The planted w* (synthetic truth), in HEADS order."""
-    truth = json.loads((Path(truth_dir) / TRUTH_JSON).read_text(encoding="utf-8"))
-    return np.array([truth["value_weights"][h] for h in HEADS], dtype=float)
 
 
 def content_of_videos(tables_dir: str | Path, n_tags: int = N_TAGS) -> np.ndarray:

@@ -297,20 +297,16 @@ def truth_scorer(truth_dir, sess: pd.DataFrame, heads: str = "true"):
     position or fatigue, and the policy ranked on its own heads. `heads` "platform" (platform world only):
     the platform's own heads, what its policy ranked on (the rows of truth/platform_pools.parquet for the
     candidates of its pools, `synthetic.platform.platform_probs` for any other video)."""
-    import json
-    from pathlib import Path
-
-    from vmrec.contracts import TRUTH_JSON
-    from vmrec.synthetic import head_probs, local_hour, make_world
+    from vmrec.synthetic import head_probs, local_hour
+    from vmrec.synthetic.truth import read_truth, truth_world
 
     if heads not in HEAD_SOURCES:
         raise ValueError(f"truth_scorer: heads must be one of {HEAD_SOURCES}, got {heads!r}")
-    truth = json.loads((Path(truth_dir) / TRUTH_JSON).read_text(encoding="utf-8"))
-    world_name = truth.get("world", "simple")
+    world_name = read_truth(truth_dir)["world"]
     if heads == "platform" and world_name != "platform":
         raise ValueError(f"truth_scorer: the platform's own heads exist in the platform world only; "
-                         f"{Path(truth_dir) / TRUTH_JSON} has world {world_name!r}")
-    world = make_world(truth["scale"], int(truth["seed"]), world_name)
+                         f"the truth in {truth_dir} has world {world_name!r}")
+    world = truth_world(truth_dir)
     first = sess.sort_values(["session_id", "position"], kind="stable").drop_duplicates("session_id")
     hour = pd.Series(local_hour(np.rint(first["timestamp"].to_numpy() * 1000).astype(np.int64)),
                      index=first["session_id"].to_numpy())
