@@ -27,6 +27,7 @@ from vmrec.seed_study import (
     seed_run_config,
     seeds,
     stats_table,
+    study_dir,
     summary_table,
     weights_numbers,
 )
@@ -78,7 +79,9 @@ def test_seed_run_config_merges_the_study_settings_and_sets_the_seed(tmp_path):
     assert cfg["synthetic"]["value_weights"] == draw_w_star(4, DEFAULT_STUDY["w_star"])
     assert cfg["value_model"]["bootstrap"] == 3 and cfg["evaluate"]["bootstrap"] == 7
     assert cfg["labels"] == config["labels"]  # the rest of the config as it was
-    assert dataset_name(validate_config(cfg)) == "synthetic-tiny-platform-seed4"  # config.yaml's world
+    world = validate_config(config)["synthetic"]["world"]  # config.yaml's world
+    suffix = "" if world == "simple" else f"-{world}"
+    assert dataset_name(validate_config(cfg)) == f"synthetic-tiny{suffix}-seed4"
     assert seeds(validate_config(config)["seed_study"]) == [3, 4]
     assert seed_run_config(config, 4) == cfg, "not deterministic"
 
@@ -269,8 +272,10 @@ def test_dry_run_lists_one_job_per_seed(tmp_path):
     out = proc.stdout + proc.stderr
     assert proc.returncode == 0, out[-4000:]
     assert jobs_of(out) == {"seed_config": 3, "seed_run": 3, "seed_study": 1}, out[-3000:]
-    for seed in (7, 8, 9):  # config.yaml's world is platform: the study's own folder
-        assert f"results/seed_study-platform/runs/seed{seed}.json" in out
+    study = study_dir(validate_config(yaml.safe_load((repo / "config.yaml").read_text(encoding="utf-8"))))
+    assert study in ("results/seed_study-platform", "results/seed_study")  # config.yaml's world's folder
+    for seed in (7, 8, 9):
+        assert f"{study}/runs/seed{seed}.json" in out
     assert "seed6" not in out and "seed10" not in out
 
 
