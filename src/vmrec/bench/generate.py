@@ -4,7 +4,9 @@ Both worlds (`synthetic.world`: simple and platform) are generated from the same
 the asked scale, interleaved, each in a fresh process writing to a scratch folder: the raw files and the
 planted truth, propensities included (`vmrec.synthetic.generate`). The platform world adds personalised
 retrieval (every session's user scored against the whole catalogue), its own heads, per-view context and
-item daily counts from the logged views (docs/data.md, "The platform world").
+item daily counts from the logged views (docs/data.md, "The platform world"). Both get the synthesize
+rule's threads (`synthetic.generator.THREADS`): the platform world's retrieval and pool probabilities use
+them, the simple world runs on one; the files are the same for any thread count.
 Target (issue 20): the platform world's generation within 1.5x the simple world's, at full scale.
 """
 
@@ -61,7 +63,11 @@ def run(ctx: BenchContext) -> BenchResult:
             for w, s in stats.items()]
     ratio = stats["platform"]["median_s"] / base
     checks = {f"platform within {TARGET_RATIO}x of simple": ratio <= TARGET_RATIO}
-    notes = [f"scale {ctx.scale}, {ctx.repeats} repeats, fresh process each, default generator settings",
+    from vmrec.synthetic.generator import THREADS
+
+    notes = [f"scale {ctx.scale}, {ctx.repeats} repeats, fresh process each, default generator settings, "
+             f"threads={THREADS} (the platform world's retrieval and pool probabilities; the simple world "
+             f"runs on one)",
              f"1-min load average before the runs: mean {sum(loads) / len(loads):.1f}, max {max(loads):.1f} "
              f"on {os.cpu_count()} CPUs"]
     if ctx.scale != "full":
