@@ -12,9 +12,7 @@ sys.path.insert(0, str(SRC))
 os.environ.update(PYTHONPATH=os.pathsep.join(p for p in (str(SRC), os.environ.get("PYTHONPATH", "")) if p))
 
 from vmrec.config import dataset_name, is_full_size, recovery_settings, synthetic_world, validate_config
-from vmrec.contracts import RAW_FILES, RAW_SUBDIR
-from vmrec.synthetic.generator import MEM_MB as SYNTHESIZE_MEM_MB
-from vmrec.synthetic.generator import THREADS as SYNTHESIZE_THREADS
+from vmrec.contracts import RAW_FILES, RAW_SUBDIR, SYNTHESIZE_MEM_MB, SYNTHESIZE_THREADS
 from vmrec.registry import (
     MODEL_NAME_PATTERN,
     job_cost,

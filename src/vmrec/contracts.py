@@ -199,6 +199,14 @@ PROPENSITY_COLUMNS: tuple[str, ...] = ("p_pool", "p_list", "propensity")
 """Planted propensities on every TRUTH_POOLS and TRUTH_BIG row (synthetic.propensity): P(in the pool),
 P(ranked into the top L | in the pool) (Monte Carlo) and their product, float32; p_pool and propensity are
 null in the platform world (personalised retrieval: not computed)."""
+SYNTHESIZE_THREADS = 2
+"""Threads of the synthesize rule and of `make bench --only generate` (vmrec.synthetic.generate: the files
+do not depend on it). Here, not in vmrec.synthetic, so that parsing the Snakefile does not import the
+generator."""
+SYNTHESIZE_MEM_MB = {("simple", "tiny"): 1000, ("simple", "small"): 2000, ("simple", "full"): 6000,
+                     ("platform", "tiny"): 1500, ("platform", "small"): 2500, ("platform", "full"): 10000}
+"""Memory the synthesize rule asks for, per (world, scale): the measured peak RSS with SYNTHESIZE_THREADS
+threads (simple 0.46 / 0.83 / 3.6 GB, platform 0.69 / 1.16 / 8.0 GB at tiny / small / full) with headroom."""
 PLATFORM_PROB_COLUMNS: tuple[str, ...] = tuple(f"q_{h.removeprefix('y_')}" for h in HEADS)
 TRUTH_PLATFORM_POOLS = "platform_pools.parquet"
 """Platform world only (truth.json "world": "platform"): the logging policy's own head probabilities of

@@ -191,9 +191,9 @@ def duration_baseline(edges: pd.DataFrame, n_bins: int = 20, prior: float = 20.0
 def oracle_predictions(edges: pd.DataFrame, truth_dir: str | Path, labels_cfg: dict) -> pd.DataFrame | None:
     """True probabilities of every non-train edge from truth/ (synthetic data), or None with a warning
     when the config's label thresholds differ from those the truth refers to."""
-    truth_dir = Path(truth_dir)
     from vmrec.synthetic.truth import read_truth
 
+    truth_dir = Path(truth_dir)
     meta = read_truth(truth_dir)
     th = meta.get("label_thresholds", {})
     diff = {k: (labels_cfg.get(k), th.get(k)) for k in set(th) | set(labels_cfg)

@@ -5,7 +5,7 @@ the asked scale, interleaved, each in a fresh process writing to a scratch folde
 planted truth, propensities included (`vmrec.synthetic.generate`). The platform world adds personalised
 retrieval (every session's user scored against the whole catalogue), its own heads, per-view context and
 item daily counts from the logged views (docs/data.md, "The platform world"). Both get the synthesize
-rule's threads (`synthetic.generator.THREADS`): the platform world's retrieval and pool probabilities use
+rule's threads (`contracts.SYNTHESIZE_THREADS`): the platform world's retrieval and pool probabilities use
 them, the simple world runs on one; the files are the same for any thread count.
 Target (issue 20): the platform world's generation within 1.5x the simple world's, at full scale.
 """
@@ -19,6 +19,7 @@ import time
 from pathlib import Path
 
 from vmrec.bench import BenchContext, BenchResult, measure, summarize
+from vmrec.contracts import SYNTHESIZE_THREADS
 
 TITLE = "generate: the synthetic KuaiRec of each world (raw files + truth)"
 TARGET_RATIO = 1.5
@@ -29,12 +30,11 @@ def generate_world(out_dir: str, scale: str, world: str) -> dict[str, float]:
     """One world's files into `out_dir` with the default generator settings (run inside a worker)."""
     from vmrec.config import validate_config
     from vmrec.synthetic import generate
-    from vmrec.synthetic.generator import THREADS
 
     syn = validate_config({"scale": scale})["synthetic"]
     t0 = time.perf_counter()
     generate(Path(out_dir), scale=scale, seed=syn["seed"], value_weights=syn["value_weights"],
-             noise_scale=syn["noise_scale"], world=world, threads=THREADS)
+             noise_scale=syn["noise_scale"], world=world, threads=SYNTHESIZE_THREADS)
     seconds = time.perf_counter() - t0
     size = sum(p.stat().st_size for p in Path(out_dir).rglob("*") if p.is_file())
     return {"total": seconds, "mb": size / 2**20}
@@ -63,11 +63,9 @@ def run(ctx: BenchContext) -> BenchResult:
             for w, s in stats.items()]
     ratio = stats["platform"]["median_s"] / base
     checks = {f"platform within {TARGET_RATIO}x of simple": ratio <= TARGET_RATIO}
-    from vmrec.synthetic.generator import THREADS
-
     notes = [f"scale {ctx.scale}, {ctx.repeats} repeats, fresh process each, default generator settings, "
-             f"threads={THREADS} (the platform world's retrieval and pool probabilities; the simple world "
-             f"runs on one)",
+             f"threads={SYNTHESIZE_THREADS} (the platform world's retrieval and pool probabilities; the "
+             f"simple world runs on one)",
              f"1-min load average before the runs: mean {sum(loads) / len(loads):.1f}, max {max(loads):.1f} "
              f"on {os.cpu_count()} CPUs"]
     if ctx.scale != "full":

@@ -26,7 +26,6 @@ TARGET_SECONDS = 120.0
 
 def one_estimate(truth_dir: str, max_sessions: int, seed: int = 0) -> dict[str, float]:
     """Estimate w on the planted pools with the default config; return time and angle errors."""
-
     import pyarrow.parquet as pq
     import torch
 
@@ -67,7 +66,6 @@ def one_estimate(truth_dir: str, max_sessions: int, seed: int = 0) -> dict[str, 
 def one_marginal_estimate(truth_dir: str, raw_dir: str, max_sessions: int, seed: int = 0) -> dict[str, float]:
     """The pool-marginal Plackett-Luce with the default config on the planted logged lists (true heads,
     pools unknown): time of the inputs, of the fit alone and of the fit with its bootstrap; angle to w*."""
-
     import pyarrow.csv as pcsv
     import pyarrow.parquet as pq
     import torch

@@ -57,14 +57,6 @@ def _as_weight_vector(value_weights: dict) -> np.ndarray:
 PROPENSITY_STREAM = 18
 """Second seed word of the generator stream of the planted propensities' Monte Carlo draws."""
 
-THREADS = 2
-"""Threads of the synthesize rule and of `make bench --only generate` (the output does not depend on it)."""
-
-MEM_MB = {("simple", "tiny"): 1000, ("simple", "small"): 2000, ("simple", "full"): 6000,
-          ("platform", "tiny"): 1500, ("platform", "small"): 2500, ("platform", "full"): 10000}
-"""Memory the synthesize rule asks for, per (world, scale): the measured peak RSS with THREADS threads
-(simple 0.46 / 0.83 / 3.6 GB, platform 0.69 / 1.16 / 7.7 GB at tiny / small / full) with headroom."""
-
 
 def generate(root: Path, scale: str, seed: int, value_weights: dict, noise_scale: float,
              world: str = "simple", threads: int = 1) -> None:

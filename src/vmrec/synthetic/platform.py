@@ -167,7 +167,7 @@ def smallest_k(a: np.ndarray, sizes: np.ndarray) -> np.ndarray:
         return _smallest_k_reference(a, k)
     top = np.zeros((n, k), dtype=np.int64)
     tie = np.zeros(n, dtype=bool)
-    bucket = np.maximum(np.ceil(np.log2(np.maximum(sizes, 1))), 0).astype(np.int64)
+    bucket = np.ceil(np.log2(np.maximum(sizes, 1))).astype(np.int64)
     for b in np.unique(bucket):
         rows = np.flatnonzero(bucket == b)
         kb = int(sizes[rows].max())

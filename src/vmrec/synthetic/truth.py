@@ -54,6 +54,7 @@ from vmrec.synthetic.world import (
     SMALL_VIDEO_SHORT,
     ScaleSpec,
     World,
+    make_world,
 )
 
 GENERATOR_VERSION = "1.2"
@@ -78,8 +79,6 @@ def planted_weights(truth_dir: str | Path) -> np.ndarray:
 
 def truth_world(truth_dir: str | Path) -> World:
     """The World a truth/ folder was generated from (`make_world` of its scale, seed and world)."""
-    from vmrec.synthetic.world import make_world
-
     truth = read_truth(truth_dir)
     return make_world(truth["scale"], int(truth["seed"]), truth["world"])
 
