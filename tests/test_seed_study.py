@@ -22,6 +22,7 @@ from vmrec.seed_study import (
     draw_w_star,
     failed_rules,
     gather,
+    higher_is_worse,
     recovery_numbers,
     run_seed,
     seed_run_config,
@@ -230,6 +231,11 @@ def test_weights_numbers_skip_what_is_absent():
     assert weights_numbers({}) == {}
     assert weights_numbers({"methods": None, "reference": {"a": None, "b": {"w": {}}},
                             "angle_error_deg": None, "interval_coverage": True}) == {}
+    assert weights_numbers({"agreement": {"angle_between_deg": 30.0, "at_least_one_off_by_deg": 15.0,
+                                          "coverage_across_methods": 0.75}}) == {
+        "agreement.at_least_one_off_by_deg": 15.0, "agreement.coverage_across_methods": 0.75}
+    assert higher_is_worse("agreement.at_least_one_off_by_deg")
+    assert not higher_is_worse("agreement.coverage_across_methods")
     table = stats_table(summary_table([{"seed": 1, "x.angle_error_deg": 3.0}]))
     assert table.loc[0, "n"] == 1 and np.isnan(table.loc[0, "sd"]) and table.loc[0, "worst"] == 3.0
 

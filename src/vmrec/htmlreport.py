@@ -3,9 +3,10 @@
 The headline is what a reader wants first: per model and head, the AUC (with its 95% interval) on the
 test split and on the unbiased `small` block (off the policy's views), and on synthetic data the
 normalised lift against the oracle and the heads' bias on the candidates the policy passed over
-(vmrec.offpolicy); how close each value-model method comes to the planted w* (angle,
-interval coverage, ranking agreement), the recovery study's summary per method (the true heads: how close
-each method comes when the heads are right) and the estimated weights.
+(vmrec.offpolicy); how close each value-model method comes to the planted w* (angle, interval coverage,
+ranking agreement), how far the methods are from each other (a bound on the error that needs no truth, and
+weights.json's warning when it is large), the recovery study's summary per method (the true heads: how
+close each method comes when the heads are right) and the estimated weights.
 It is written as CSV (shown as a table in the report) and as reStructuredText
 (included in the report's front page, report/workflow.rst).
 """
@@ -87,6 +88,28 @@ def fit_rows(weights: dict) -> pd.DataFrame:
             if isinstance(v, int | float) and not isinstance(v, bool):
                 rows.append({"section": "value-model weights against the planted truth", "name": name,
                              "head": col, "value": float(v), "ci_low": float("nan"), "ci_high": float("nan")})
+    return pd.DataFrame(rows, columns=list(HEADLINE_COLUMNS))
+
+
+AGREEMENT_SECTION = ("value-model methods against each other (needs no truth: at least one method is at "
+                     "least half their angle from any w)")
+AGREEMENT_COLUMNS = ("angle between them (deg)", "at least one is this far from the truth (deg)",
+                     "share of heads whose across-methods interval holds w*")
+
+
+def agreement_rows(weights: dict) -> pd.DataFrame:
+    """The largest angle between two value-model methods, the bound on the error it implies, and (synthetic)
+    the coverage of w* by the envelope of their intervals (weights.json `agreement`,
+    vmrec.value_model.agreement)."""
+    a = weights.get("agreement")
+    if not isinstance(a, dict):
+        return pd.DataFrame(columns=list(HEADLINE_COLUMNS))
+    name = " vs ".join(a["methods"])
+    keys = ("angle_between_deg", "at_least_one_off_by_deg", "coverage_across_methods")
+    rows = [{"section": AGREEMENT_SECTION, "name": name, "head": col, "value": float(a[key]),
+             "ci_low": float("nan"), "ci_high": float("nan")}
+            for col, key in zip(AGREEMENT_COLUMNS, keys, strict=True)
+            if isinstance(a.get(key), int | float) and not isinstance(a.get(key), bool)]
     return pd.DataFrame(rows, columns=list(HEADLINE_COLUMNS))
 
 
@@ -196,7 +219,7 @@ def headline(metrics_csv: str | Path | None, weights_json: str | Path | None,
         parts.append(offpolicy_rows(pd.read_csv(offpolicy_csv)))
     weights = json.loads(Path(weights_json).read_text(encoding="utf-8")) if weights_json else None
     if weights is not None:
-        parts.extend([fit_rows(weights), reference_rows(weights)])
+        parts.extend([fit_rows(weights), agreement_rows(weights), reference_rows(weights)])
     if recovery_csv:  # after the estimate's fit to w*, before its weights
         parts.append(recovery_rows(pd.read_csv(recovery_csv)))
     if weights is not None:
@@ -211,10 +234,12 @@ def _fmt(x: float) -> str:
     return "" if pd.isna(x) else f"{x:.3f}"
 
 
-def headline_rst(table: pd.DataFrame, dataset: str) -> str:
-    """The headline as reStructuredText: one grid of `value [ci_low, ci_high]` per section (rows: name,
-    columns: heads)."""
+def headline_rst(table: pd.DataFrame, dataset: str, warning: str | None = None) -> str:
+    """The headline as reStructuredText: the value model's `warning` (weights.json) first, then one grid of
+    `value [ci_low, ci_high]` per section (rows: name, columns: heads)."""
     lines = [f"Headline results ({dataset})", "-" * (len(dataset) + 19), ""]
+    if warning:
+        lines += [f"**Warning (value model):** {warning}", ""]
     if table.empty:
         return "\n".join([*lines, "No metrics or weights were produced by this run.", ""])
     for section, part in table.groupby("section", sort=False):
@@ -240,9 +265,11 @@ def write_headline(metrics_csv: str | Path | None, weights_json: str | Path | No
                    rst_out: str | Path, dataset: str, offpolicy_csv: str | Path | None = None,
                    recovery_csv: str | Path | None = None) -> pd.DataFrame:
     table = headline(metrics_csv, weights_json, offpolicy_csv, recovery_csv)
+    warning = (json.loads(Path(weights_json).read_text(encoding="utf-8")).get("warning")
+               if weights_json else None)
     with atomic_path(csv_out) as tmp:
         table.to_csv(tmp, index=False, float_format="%.6g")
-    write_text(headline_rst(table, dataset), rst_out)
+    write_text(headline_rst(table, dataset, warning), rst_out)
     log.info("headline: %d rows from %s and %s", len(table), metrics_csv, weights_json)
     return table
 

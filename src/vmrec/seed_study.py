@@ -57,6 +57,7 @@ W_STAR_STREAM = 0x5EED
 # Rows of metrics.csv that are references, not trained models (rules/evaluate.smk, REFERENCES).
 REFERENCE_MODELS = ("oracle", "duration_baseline")
 METHOD_KEYS = ("angle_error_deg", "interval_coverage", "kendall_tau", "top10_overlap")
+AGREEMENT_KEYS = ("at_least_one_off_by_deg", "coverage_across_methods")
 AUC_SPLITS = ("test", "small")
 # Summary columns that are not headline numbers.
 ID_COLUMNS = ("seed", "run", "dataset", "best_model")
@@ -245,13 +246,19 @@ def _number(x: Any) -> float | None:
 
 
 def weights_numbers(weights: dict) -> dict[str, float]:
-    """Headline numbers of a weights.json: the top-level angle_error_deg and interval_coverage, per entry of
-    `methods` its METHOD_KEYS (as methods.<name>.<key>), and per `reference` entry its angle_error_deg (as
+    """Headline numbers of a weights.json: the top-level angle_error_deg and interval_coverage, the
+    `agreement` block's AGREEMENT_KEYS (as agreement.<key>), per entry of `methods` its METHOD_KEYS (as
+    methods.<name>.<key>), and per `reference` entry its angle_error_deg (as
     reference.<name>.angle_error_deg). Absent keys and non-numbers (null) are skipped; NaN is kept."""
     out: dict[str, float] = {}
     for key in ("angle_error_deg", "interval_coverage"):
         if (v := _number(weights.get(key))) is not None:
             out[key] = v
+    agreement = weights.get("agreement")  # the methods against each other (value_model/agreement.py)
+    if isinstance(agreement, dict):
+        for key in AGREEMENT_KEYS:
+            if (v := _number(agreement.get(key))) is not None:
+                out[f"agreement.{key}"] = v
     for section, keys in (("methods", METHOD_KEYS), ("reference", ("angle_error_deg",))):
         entries = weights.get(section)
         if not isinstance(entries, dict):
@@ -381,8 +388,10 @@ def headline_columns(summary: pd.DataFrame) -> list[str]:
 
 
 def higher_is_worse(metric: str) -> bool:
-    """Angle errors are better low; AUCs, shares, coverage, Kendall tau and overlaps are better high."""
-    return metric.rsplit(".", 1)[-1] in ("angle_error_deg", "mean_angle_deg", "worst_angle_deg")
+    """Angle errors (and the methods' bound on them) are better low; AUCs, shares, coverage, Kendall tau and
+    overlaps are better high."""
+    return metric.rsplit(".", 1)[-1] in ("angle_error_deg", "mean_angle_deg", "worst_angle_deg",
+                                         "at_least_one_off_by_deg")
 
 
 def stats_table(summary: pd.DataFrame) -> pd.DataFrame:
@@ -519,7 +528,7 @@ def plot_compare(summaries: dict[str, pd.DataFrame], path: str | Path) -> None:
     angles = [c for c in cols if higher_is_worse(c) and not c.endswith("worst_angle_deg")
               and not c.startswith("reference.uniform")]
     shares = [c for c in cols if c.startswith(("auc_test.best", "auc_small.best", "oracle_share"))
-              or c.endswith(("kendall_tau", "interval_coverage"))]
+              or c.endswith(("kendall_tau", "interval_coverage", "coverage_across_methods"))]
     colors = plt.get_cmap("tab10")
     fig, axes = plt.subplots(1, 2, figsize=(16, 3 + 0.32 * max(len(angles), len(shares))), squeeze=False)
     k = len(summaries)

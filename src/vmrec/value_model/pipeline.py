@@ -14,6 +14,7 @@ import torch
 from vmrec.config import ESTIMATOR_KEYS
 from vmrec.contracts import HEADS
 from vmrec.io import write_json, write_text
+from vmrec.value_model.agreement import disagreement_warning, envelope_array, method_agreement
 from vmrec.value_model.estimate import EmbeddingLoss, Objective, angle_deg, estimate_weights, unit
 from vmrec.value_model.figures import loss_slices, recovery_plot, weights_plot
 from vmrec.value_model.inputs import EstimateInputs
@@ -109,6 +110,10 @@ def run_estimate(
         "diagnostics": chosen["diagnostics"],
         "methods": methods,
     }
+    # the methods against each other: a bound on the error that needs no truth (value_model/agreement.py)
+    agreement = method_agreement(methods)
+    if agreement is not None:
+        result["agreement"] = agreement
     w_default = np.array(list(chosen["w"].values()))
     iv_default = None if chosen["intervals"] is None else np.array(list(chosen["intervals"].values()))
     refs: dict = {"uniform": {"w": _wdict(uniform_weights())}}
@@ -154,6 +159,8 @@ def run_estimate(
         result["w_star"] = _wdict(unit(w_star))
         result["angle_error_deg"] = angle_deg(w_default, w_star)
         result["interval_coverage"] = coverage(iv_default, w_star)
+        if agreement is not None:
+            agreement["coverage_across_methods"] = coverage(envelope_array(agreement), w_star)
         for m in methods.values():
             w_m = np.array(list(m["w"].values()))
             iv_m = None if m["intervals"] is None else np.array(list(m["intervals"].values()))
@@ -172,13 +179,20 @@ def run_estimate(
             {k: round(v["angle_error_deg"], 2) for k, v in refs.items() if isinstance(v, dict)},
         )
     result["weakly_identified"] = bool(chosen["diagnostics"].get("weakly_identified", False))
+    warnings = []
     if result["weakly_identified"]:
         d = chosen["diagnostics"]
-        result["warning"] = (
+        warnings.append(
             f"weakly identified ({default}): " + (
                 f"Jacobian rank {d['jacobian_rank']} of {len(HEADS)}, condition number "
                 f"{d['condition_number']:.3g}" if "jacobian_rank" in d else
                 f"bootstrap sd {max(d['direction_sd']):.3g} along {d['weakest_direction']}"))
+    if (text := disagreement_warning(agreement)) is not None:
+        warnings.append(text)
+    if warnings:
+        result["warning"] = "; ".join(warnings)
+        for text in warnings:
+            log.warning("value model: %s", text)
     result["settings"] = settings
     # figures: loss around the optimum, weights
     sim = Simulator(pools, est_embedder(vm), seed=seed, device=device)
