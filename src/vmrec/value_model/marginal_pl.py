@@ -481,7 +481,10 @@ def fit_marginal_pl(
         sd = boot_w.std(0, ddof=1)
         intervals = np.stack([w - Z95 * sd, w + Z95 * sd], 1)
     diag = identification(w, boot_w)
-    diag.update({"iterations": n_iter, "converged": converged, "objective": f})
+    a, b = theta[4 + V :].tolist()
+    # the line the video effects are shrunk to: candidates in proportion to (1 + views)^b (b fitted with w)
+    diag.update({"iterations": n_iter, "converged": converged, "objective": f,
+                 "video_effect_line": {"intercept": a, "log_views_slope": b}})
     if not converged:
         log.warning("pool-marginal Plackett-Luce: L-BFGS stopped at max_iter=%d before convergence", max_iter)
     est = MarginalPLEstimate(
