@@ -186,7 +186,8 @@ def run_estimate(
             f"weakly identified ({default}): " + (
                 f"Jacobian rank {d['jacobian_rank']} of {len(HEADS)}, condition number "
                 f"{d['condition_number']:.3g}" if "jacobian_rank" in d else
-                f"bootstrap sd {max(d['direction_sd']):.3g} along {d['weakest_direction']}"))
+                f"bootstrap sd {max(d['direction_sd']):.3g} along "
+                + ", ".join(f"{h} {v:+.2f}" for h, v in d["weakest_direction"].items())))
     if (text := disagreement_warning(agreement)) is not None:
         warnings.append(text)
     if warnings:
