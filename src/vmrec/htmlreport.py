@@ -74,6 +74,14 @@ FIT_COLUMNS = ("angle to the planted w (deg)", "share of heads whose interval ho
                "top-10 overlap")
 
 
+def _number_rows(section: str, name: str, entry: dict, columns, keys) -> list[dict]:
+    """One headline row per (column, key) of `entry` whose value is a number (not a bool or null)."""
+    return [{"section": section, "name": name, "head": col, "value": float(entry[key]),
+             "ci_low": float("nan"), "ci_high": float("nan")}
+            for col, key in zip(columns, keys, strict=True)
+            if isinstance(entry.get(key), int | float) and not isinstance(entry.get(key), bool)]
+
+
 def fit_rows(weights: dict) -> pd.DataFrame:
     """How close each value-model method's weights come to the planted w* (synthetic data): the angle, the
     share of heads whose 95% interval holds w*, and the agreement of the rankings they induce on held-out
@@ -81,13 +89,9 @@ def fit_rows(weights: dict) -> pd.DataFrame:
     if "w_star" not in weights:
         return pd.DataFrame(columns=list(HEADLINE_COLUMNS))
     keys = ("angle_error_deg", "interval_coverage", "kendall_tau", "top10_overlap")
-    rows = []
-    for name, m in (weights.get("methods") or {"estimate": weights}).items():
-        for col, key in zip(FIT_COLUMNS, keys, strict=True):
-            v = m.get(key)
-            if isinstance(v, int | float) and not isinstance(v, bool):
-                rows.append({"section": "value-model weights against the planted truth", "name": name,
-                             "head": col, "value": float(v), "ci_low": float("nan"), "ci_high": float("nan")})
+    section = "value-model weights against the planted truth"
+    rows = [row for name, m in (weights.get("methods") or {"estimate": weights}).items()
+            for row in _number_rows(section, name, m, FIT_COLUMNS, keys)]
     return pd.DataFrame(rows, columns=list(HEADLINE_COLUMNS))
 
 
@@ -104,12 +108,8 @@ def agreement_rows(weights: dict) -> pd.DataFrame:
     a = weights.get("agreement")
     if not isinstance(a, dict):
         return pd.DataFrame(columns=list(HEADLINE_COLUMNS))
-    name = " vs ".join(a["methods"])
     keys = ("angle_between_deg", "at_least_one_off_by_deg", "coverage_across_methods")
-    rows = [{"section": AGREEMENT_SECTION, "name": name, "head": col, "value": float(a[key]),
-             "ci_low": float("nan"), "ci_high": float("nan")}
-            for col, key in zip(AGREEMENT_COLUMNS, keys, strict=True)
-            if isinstance(a.get(key), int | float) and not isinstance(a.get(key), bool)]
+    rows = _number_rows(AGREEMENT_SECTION, " vs ".join(a["methods"]), a, AGREEMENT_COLUMNS, keys)
     return pd.DataFrame(rows, columns=list(HEADLINE_COLUMNS))
 
 
@@ -205,9 +205,18 @@ def offpolicy_rows(table: pd.DataFrame) -> pd.DataFrame:
     return pd.concat([bias, lift, gap], ignore_index=True)[list(HEADLINE_COLUMNS)]
 
 
+def _read_weights(weights_json: str | Path | None) -> dict | None:
+    return json.loads(Path(weights_json).read_text(encoding="utf-8")) if weights_json else None
+
+
 def headline(metrics_csv: str | Path | None, weights_json: str | Path | None,
              offpolicy_csv: str | Path | None = None, recovery_csv: str | Path | None = None) -> pd.DataFrame:
     """The headline table (HEADLINE_COLUMNS) from whichever of the inputs exist."""
+    return _headline(metrics_csv, _read_weights(weights_json), offpolicy_csv, recovery_csv)
+
+
+def _headline(metrics_csv: str | Path | None, weights: dict | None, offpolicy_csv: str | Path | None,
+              recovery_csv: str | Path | None) -> pd.DataFrame:
     parts = []
     if metrics_csv:
         metrics = pd.read_csv(metrics_csv)
@@ -217,7 +226,6 @@ def headline(metrics_csv: str | Path | None, weights_json: str | Path | None,
         parts += [lift_rows(metrics, "test"), lift_rows(metrics, "small")]
     if offpolicy_csv:
         parts.append(offpolicy_rows(pd.read_csv(offpolicy_csv)))
-    weights = json.loads(Path(weights_json).read_text(encoding="utf-8")) if weights_json else None
     if weights is not None:
         parts.extend([fit_rows(weights), agreement_rows(weights), reference_rows(weights)])
     if recovery_csv:  # after the estimate's fit to w*, before its weights
@@ -264,9 +272,9 @@ def headline_rst(table: pd.DataFrame, dataset: str, warning: str | None = None) 
 def write_headline(metrics_csv: str | Path | None, weights_json: str | Path | None, csv_out: str | Path,
                    rst_out: str | Path, dataset: str, offpolicy_csv: str | Path | None = None,
                    recovery_csv: str | Path | None = None) -> pd.DataFrame:
-    table = headline(metrics_csv, weights_json, offpolicy_csv, recovery_csv)
-    warning = (json.loads(Path(weights_json).read_text(encoding="utf-8")).get("warning")
-               if weights_json else None)
+    weights = _read_weights(weights_json)  # read once: the table and the warning above it
+    table = _headline(metrics_csv, weights, offpolicy_csv, recovery_csv)
+    warning = weights.get("warning") if weights else None
     with atomic_path(csv_out) as tmp:
         table.to_csv(tmp, index=False, float_format="%.6g")
     write_text(headline_rst(table, dataset, warning), rst_out)
